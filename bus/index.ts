@@ -1,0 +1,3 @@
+export { channels } from './bus.js';
+export type { Bus, BusHandler } from './bus.js';
+export { MemoryBus } from './bus-memory.js';

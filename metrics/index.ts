@@ -1,0 +1,10 @@
+export {
+  createRegistry,
+  counter,
+  gauge,
+  histogram,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+} from './registry.js';

@@ -1,0 +1,117 @@
+/**
+ * The reliable log of a standalone process: a bounded array per room. It is
+ * as durable as the process; docs/protocol.md says what resume can promise
+ * across a restart in this mode (nothing: clients are told to reload).
+ */
+import type { ReliableItem } from '../protocol/index.js';
+import type {
+  HistoryLimits,
+  ReadResult,
+  ReliableDraft,
+  ReliableLog,
+} from './log.js';
+
+interface RoomHistory {
+  lastSeq: number;
+  items: ReliableItem[];
+  followers: Set<(item: ReliableItem) => void>;
+}
+
+export class MemoryReliableLog implements ReliableLog {
+  #rooms = new Map<string, RoomHistory>();
+  #limits: HistoryLimits;
+  #clock: () => number;
+
+  constructor(limits: HistoryLimits, clock: () => number = Date.now) {
+    this.#limits = limits;
+    this.#clock = clock;
+  }
+
+  async append(roomKey: string, draft: ReliableDraft): Promise<ReliableItem> {
+    const room = this.#room(roomKey);
+    room.lastSeq++;
+    const item: ReliableItem = { ...draft, seq: room.lastSeq };
+    room.items.push(item);
+    this.#trim(room);
+    for (const follower of room.followers) {
+      follower(item);
+    }
+
+    return item;
+  }
+
+  async readAfter(
+    roomKey: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<ReadResult> {
+    const room = this.#rooms.get(roomKey);
+    const lastSeq = room?.lastSeq ?? 0;
+    if (afterSeq > lastSeq) {
+      return { kind: 'ahead', lastSeq };
+    }
+
+    if (room === undefined || afterSeq === lastSeq) {
+      return { kind: 'ok', items: [], lastSeq };
+    }
+
+    this.#trim(room);
+    const oldestSeq = room.items[0]?.seq ?? lastSeq + 1;
+    if (afterSeq + 1 < oldestSeq) {
+      return { kind: 'gone', oldestSeq, lastSeq };
+    }
+
+    const start = afterSeq + 1 - oldestSeq;
+    return {
+      kind: 'ok',
+      items: room.items.slice(start, start + limit),
+      lastSeq,
+    };
+  }
+
+  async lastSeq(roomKey: string): Promise<number> {
+    return this.#rooms.get(roomKey)?.lastSeq ?? 0;
+  }
+
+  async follow(
+    roomKey: string,
+    afterSeq: number,
+    onItem: (item: ReliableItem) => void,
+  ): Promise<() => void> {
+    const room = this.#room(roomKey);
+    for (const item of room.items) {
+      if (item.seq > afterSeq) {
+        onItem(item);
+      }
+    }
+
+    room.followers.add(onItem);
+    return () => room.followers.delete(onItem);
+  }
+
+  async drop(roomKey: string): Promise<void> {
+    this.#rooms.delete(roomKey);
+  }
+
+  #room(roomKey: string): RoomHistory {
+    let room = this.#rooms.get(roomKey);
+    if (room === undefined) {
+      room = { lastSeq: 0, items: [], followers: new Set() };
+      this.#rooms.set(roomKey, room);
+    }
+
+    return room;
+  }
+
+  #trim(room: RoomHistory): void {
+    const oldestTs = this.#clock() - this.#limits.maxAgeSeconds * 1000;
+    let drop = Math.max(0, room.items.length - this.#limits.maxItems);
+    while (drop < room.items.length && (room.items[drop]?.ts ?? 0) < oldestTs) {
+      drop++;
+    }
+
+    if (drop > 0) {
+      room.items.splice(0, drop);
+    }
+  }
+}

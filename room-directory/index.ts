@@ -1,0 +1,9 @@
+export { roomKey, splitRoomKey, ROOM_ID_PATTERN } from './directory.js';
+export type {
+  RoomDirectory,
+  RoomEvent,
+  RoomRecord,
+  RoomSettings,
+  RoomStatus,
+} from './directory.js';
+export { MemoryRoomDirectory } from './directory-memory.js';

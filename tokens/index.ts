@@ -1,0 +1,2 @@
+export { ViewerTokens, TokenError } from './viewer-token.js';
+export type { ViewerClaims, TokenFailure } from './viewer-token.js';
