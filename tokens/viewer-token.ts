@@ -2,8 +2,13 @@
  * Viewer tokens: HS256 JWTs minted by the admin API and checked by edges.
  * Claims: `tid` tenant, `room` room id, `sub` user id, `name`, `role`,
  * `lvl` viewer level, `iat`, `exp`.
+ *
+ * Each tenant's tokens are signed with a key derived from the secret and the
+ * tenant (HMAC-SHA256), so a token minted for one tenant never verifies as
+ * another's, even if its claims are rewritten.
  */
-import { SignJWT, jwtVerify, errors } from 'jose';
+import { createHmac } from 'node:crypto';
+import { SignJWT, decodeJwt, jwtVerify, errors } from 'jose';
 import type { ViewerRole } from '../protocol/index.js';
 
 export interface ViewerClaims {
@@ -33,7 +38,7 @@ const ROLES = new Set<ViewerRole>(['viewer', 'moderator', 'host']);
 const ISSUER = 'roomcast';
 
 export class ViewerTokens {
-  #key: Uint8Array;
+  #secret: string;
   #clock: () => number;
 
   constructor(secret: string, clock: () => number = Date.now) {
@@ -41,8 +46,16 @@ export class ViewerTokens {
       throw new RangeError('the JWT secret must be at least 32 characters');
     }
 
-    this.#key = new TextEncoder().encode(secret);
+    this.#secret = secret;
     this.#clock = clock;
+  }
+
+  // Derived on every use rather than cached: the tenant of a token being
+  // verified is attacker-chosen, and a cache keyed by it would grow unbounded.
+  #keyFor(tenant: string): Uint8Array {
+    return createHmac('sha256', this.#secret)
+      .update(`roomcast-viewer-token:${tenant}`)
+      .digest();
   }
 
   async mint(
@@ -63,7 +76,7 @@ export class ViewerTokens {
       .setIssuer(ISSUER)
       .setIssuedAt(nowSeconds)
       .setExpirationTime(expiresAt)
-      .sign(this.#key);
+      .sign(this.#keyFor(claims.tenant));
     return { token, expiresAt };
   }
 
@@ -77,9 +90,22 @@ export class ViewerTokens {
       throw new TokenError('malformed', 'the token is not a JWT');
     }
 
+    let tenant: unknown;
+    try {
+      tenant = decodeJwt(token).tid;
+    } catch (error) {
+      throw new TokenError('malformed', 'the token is not a JWT', {
+        cause: error,
+      });
+    }
+
+    if (typeof tenant !== 'string' || tenant === '') {
+      throw new TokenError('invalid', 'the token names no tenant');
+    }
+
     let payload: Record<string, unknown>;
     try {
-      const result = await jwtVerify(token, this.#key, {
+      const result = await jwtVerify(token, this.#keyFor(tenant), {
         algorithms: ['HS256'],
         issuer: ISSUER,
         currentDate: new Date(this.#clock()),

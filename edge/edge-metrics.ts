@@ -1,0 +1,66 @@
+import { counter, gauge, histogram, type Registry } from '../metrics/index.js';
+
+/** Prometheus metrics of an edge; names and units are part of the ops contract (k8s/ alerts use them). */
+export class EdgeMetrics {
+  readonly connections;
+  readonly connects;
+  readonly framesSent;
+  readonly bytesSent;
+  readonly droppedItems;
+  readonly slowCloses;
+  readonly clientFrames;
+  readonly refusedFrames;
+  readonly resumes;
+  readonly sendBufferBytes;
+
+  constructor(registry: Registry) {
+    this.connections = gauge(registry, {
+      name: 'roomcast_edge_connections',
+      help: 'Open viewer WebSockets on this edge.',
+    });
+    this.connects = counter(registry, {
+      name: 'roomcast_edge_connects_total',
+      help: 'Connection attempts by outcome (accepted or the refusal reason).',
+      labelNames: ['outcome'],
+    });
+    this.framesSent = counter(registry, {
+      name: 'roomcast_edge_frames_sent_total',
+      help: 'Frames forwarded to viewer topics by lane (full, reliable) or sent to one viewer (direct).',
+      labelNames: ['lane'],
+    });
+    this.bytesSent = counter(registry, {
+      name: 'roomcast_edge_bytes_sent_total',
+      help: 'Bytes of frames forwarded by lane, counted once per topic publish.',
+      labelNames: ['lane'],
+    });
+    this.droppedItems = counter(registry, {
+      name: 'roomcast_edge_dropped_items_total',
+      help: 'Viewer frames or items the edge refused or shed, by reason.',
+      labelNames: ['reason'],
+    });
+    this.slowCloses = counter(registry, {
+      name: 'roomcast_edge_slow_closes_total',
+      help: 'Viewers closed because their send buffer passed the hard bound.',
+    });
+    this.clientFrames = counter(registry, {
+      name: 'roomcast_edge_client_frames_total',
+      help: 'Valid frames received from viewers by type.',
+      labelNames: ['type'],
+    });
+    this.refusedFrames = counter(registry, {
+      name: 'roomcast_edge_refused_frames_total',
+      help: 'Frames from viewers refused, by error code.',
+      labelNames: ['code'],
+    });
+    this.resumes = counter(registry, {
+      name: 'roomcast_edge_resumes_total',
+      help: 'Resume requests by outcome (ok, reload).',
+      labelNames: ['outcome'],
+    });
+    this.sendBufferBytes = histogram(registry, {
+      name: 'roomcast_edge_send_buffer_bytes',
+      help: 'Viewer send buffers sampled by the backpressure sweep.',
+      buckets: [0, 1024, 16_384, 65_536, 262_144, 1_048_576, 4_194_304],
+    });
+  }
+}

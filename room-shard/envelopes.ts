@@ -1,0 +1,101 @@
+/**
+ * What travels on the bus between edges, the admin API and shards. Envelopes
+ * are msgpack arrays whose first element names the kind; frames inside them
+ * are already-encoded viewer frames that edges forward without decoding.
+ *
+ * Into a shard (`channels.roomIn`):
+ * - `['input', EngineInput[]]`: viewers' chat and likes batched per tick by an
+ *   edge, or lossy messages published through the admin API;
+ * - `['members', edgeId, joins: [userId, name, role][], leaves: userId[]]`;
+ * - `['close']`: the room was closed; flush and tell the viewers.
+ *
+ * Out of a shard (`channels.roomOut`):
+ * - `['frame', maxSeq, viewers, full, reliableOnly]`: one tick's batch; `full`
+ *   for viewers on both lanes, `reliableOnly` (or nil when the tick had no
+ *   reliable items, or `true` when it equals `full`) for degraded viewers;
+ *   `maxSeq` is the highest reliable seq in the frame (0 when none);
+ * - `['user', userId, frame]`: a frame for one user only (chat echo);
+ * - `['close', frame, closeCodeName]`: send the frame, then close every socket;
+ * - `['kick', userId, frame, closeCodeName]`: the same for one user's sockets.
+ */
+import { decodeValue, encodeValue } from '../protocol/index.js';
+import type { CloseCodeName, ViewerRole } from '../protocol/index.js';
+import type { EngineInput } from '../priority/index.js';
+
+export type MemberJoin = [userId: string, name: string, role: ViewerRole];
+
+export type InboundEnvelope =
+  | ['input', EngineInput[]]
+  | ['members', string, MemberJoin[], string[]]
+  | ['close'];
+
+export type OutboundEnvelope =
+  | ['frame', number, number, Buffer, Buffer | true | null]
+  | ['user', string, Buffer]
+  | ['close', Buffer, CloseCodeName]
+  | ['kick', string, Buffer, CloseCodeName];
+
+export function encodeEnvelope(
+  envelope: InboundEnvelope | OutboundEnvelope,
+): Buffer {
+  return encodeValue(envelope);
+}
+
+/** Decodes an envelope from the bus; undefined when it is not one. */
+export function decodeInbound(payload: Buffer): InboundEnvelope | undefined {
+  const value = safeDecode(payload);
+  if (!Array.isArray(value)) {
+    return undefined;
+  }
+
+  switch (value[0]) {
+    case 'input':
+      return Array.isArray(value[1]) ? (value as InboundEnvelope) : undefined;
+    case 'members':
+      return typeof value[1] === 'string' &&
+        Array.isArray(value[2]) &&
+        Array.isArray(value[3])
+        ? (value as InboundEnvelope)
+        : undefined;
+    case 'close':
+      return ['close'];
+    default:
+      return undefined;
+  }
+}
+
+export function decodeOutbound(payload: Buffer): OutboundEnvelope | undefined {
+  const value = safeDecode(payload);
+  if (!Array.isArray(value)) {
+    return undefined;
+  }
+
+  switch (value[0]) {
+    case 'frame':
+      return typeof value[1] === 'number' && Buffer.isBuffer(value[3])
+        ? (value as OutboundEnvelope)
+        : undefined;
+    case 'user':
+      return typeof value[1] === 'string' && Buffer.isBuffer(value[2])
+        ? (value as OutboundEnvelope)
+        : undefined;
+    case 'close':
+      return Buffer.isBuffer(value[1])
+        ? (value as OutboundEnvelope)
+        : undefined;
+    case 'kick':
+      return typeof value[1] === 'string' && Buffer.isBuffer(value[2])
+        ? (value as OutboundEnvelope)
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function safeDecode(payload: Buffer): unknown {
+  try {
+    return decodeValue(payload);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * A room shard owns a set of rooms. For each it keeps the members, the
+ * priority engine and the position in the reliable log, and once per tick
+ * turns what arrived into at most one batch frame, encoded once here and
+ * forwarded untouched by every edge (plus a reliable-only copy for viewers
+ * that are shedding the lossy lane).
+ *
+ * Idle rooms cost one check per tick: the engine says when it has nothing
+ * pending and the member list says when the count did not move.
+ */
+import type { Logger } from 'pino';
+import { channels, type Bus, type BusHandler } from '../bus/index.js';
+import {
+  encodeFrame,
+  type BatchItem,
+  type ControlFrame,
+} from '../protocol/index.js';
+import { RoomEngine, type EngineSettings } from '../priority/index.js';
+import type { ReliableLog } from '../reliable-log/index.js';
+import type { RoomDirectory, RoomSettings } from '../room-directory/index.js';
+import { splitRoomKey } from '../room-directory/index.js';
+import type { Registry } from '../metrics/index.js';
+import {
+  decodeInbound,
+  encodeEnvelope,
+  type InboundEnvelope,
+} from './envelopes.js';
+import { MemberList } from './members.js';
+import { ShardMetrics } from './shard-metrics.js';
+
+export interface RoomShardOptions {
+  bus: Bus;
+  log: ReliableLog;
+  directory: RoomDirectory;
+  registry: Registry;
+  logger: Logger;
+  /** Default engine settings; rooms override some of them. */
+  engineDefaults: Partial<EngineSettings>;
+  tickMs: number;
+  clock?: () => number;
+}
+
+interface OwnedRoom {
+  key: string;
+  roomId: string;
+  engine: RoomEngine;
+  members: MemberList;
+  viewersReported: number;
+  closing: boolean;
+  onInbound: BusHandler;
+  stopFollowing: () => void;
+}
+
+export class RoomShard {
+  #options: RoomShardOptions;
+  #clock: () => number;
+  #rooms = new Map<string, OwnedRoom>();
+  #timer: NodeJS.Timeout | undefined;
+  #metrics: ShardMetrics;
+
+  constructor(options: RoomShardOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+    this.#metrics = new ShardMetrics(options.registry);
+  }
+
+  get roomCount(): number {
+    return this.#rooms.size;
+  }
+
+  owns(key: string): boolean {
+    return this.#rooms.has(key);
+  }
+
+  /** Starts the tick. Rooms may be claimed before or after. */
+  start(): void {
+    this.#timer ??= setInterval(() => this.tick(), this.#options.tickMs);
+  }
+
+  /**
+   * Takes ownership of a room: follows its reliable log from `afterSeq` and
+   * listens to its inbound channel.
+   */
+  async claim(
+    key: string,
+    settings: RoomSettings = {},
+    afterSeq?: number,
+  ): Promise<void> {
+    if (this.#rooms.has(key)) {
+      return;
+    }
+
+    const { bus, log } = this.#options;
+    const room: OwnedRoom = {
+      key,
+      roomId: splitRoomKey(key).id,
+      engine: new RoomEngine(
+        { ...this.#options.engineDefaults, ...settings, tickMs: this.#options.tickMs },
+        { clock: this.#clock },
+      ),
+      members: new MemberList(),
+      viewersReported: -1,
+      closing: false,
+      onInbound: (payload) => this.#onInbound(room, payload),
+      stopFollowing: () => undefined,
+    };
+    this.#rooms.set(key, room);
+    await bus.subscribe(channels.roomIn(key), room.onInbound);
+    const from = afterSeq ?? (await log.lastSeq(key));
+    room.stopFollowing = await log.follow(key, from, (item) => {
+      room.engine.offer({
+        type: item.type,
+        id: item.id,
+        seq: item.seq,
+        ts: item.ts,
+        from: item.from,
+        data: item.data,
+      });
+    });
+    this.#metrics.rooms.set(this.#rooms.size);
+    this.#options.logger.info({ roomKey: key, afterSeq: from }, 'room claimed');
+  }
+
+  /** Gives a room up after flushing what is pending. */
+  async release(key: string): Promise<void> {
+    const room = this.#rooms.get(key);
+    if (room === undefined) {
+      return;
+    }
+
+    this.#flush(room, this.#clock());
+    await this.#forget(room);
+    this.#options.logger.info({ roomKey: key }, 'room released');
+  }
+
+  /** Engine accounting and member count of a room this shard owns. */
+  roomStats(key: string) {
+    const room = this.#rooms.get(key);
+    if (room === undefined) {
+      return undefined;
+    }
+
+    return { members: room.members.count, accounting: room.engine.accounting() };
+  }
+
+  /** Runs one tick over every room; the timer calls it, tests may too. */
+  tick(nowMs: number = this.#clock()): void {
+    const started = performance.now();
+    for (const room of this.#rooms.values()) {
+      this.#flush(room, nowMs);
+    }
+
+    this.#metrics.tickSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const room of [...this.#rooms.values()]) {
+      await this.release(room.key);
+    }
+  }
+
+  #flush(room: OwnedRoom, nowMs: number): void {
+    const viewers = room.members.count;
+    if (viewers !== room.viewersReported) {
+      room.viewersReported = viewers;
+      room.engine.setViewerCount(viewers);
+      void this.#options.directory.reportViewers(room.key, viewers);
+    }
+
+    if (room.engine.idle) {
+      return;
+    }
+
+    const result = room.engine.tick(nowMs);
+    const { bus } = this.#options;
+    const out = channels.roomOut(room.key);
+    if (result.items.length > 0) {
+      bus.publish(out, this.#frameEnvelope(room, result.items, viewers));
+    }
+
+    for (const echo of result.echoes) {
+      const frame = encodeFrame({ t: 'batch', room: room.roomId, items: [echo] });
+      bus.publish(out, encodeEnvelope(['user', echo.from.id, frame]));
+    }
+
+    this.#metrics.record(room.engine.accounting(), room.key);
+  }
+
+  #frameEnvelope(room: OwnedRoom, items: BatchItem[], viewers: number): Buffer {
+    let maxSeq = 0;
+    let reliableCount = 0;
+    for (const item of items) {
+      if ('seq' in item) {
+        reliableCount++;
+        maxSeq = Math.max(maxSeq, item.seq);
+      }
+    }
+
+    const full = encodeFrame({ t: 'batch', room: room.roomId, items });
+    let reliableOnly: Buffer | true | null = null;
+    if (reliableCount === items.length) {
+      reliableOnly = true;
+    } else if (reliableCount > 0) {
+      reliableOnly = encodeFrame({
+        t: 'batch',
+        room: room.roomId,
+        items: items.filter((item) => 'seq' in item),
+      });
+    }
+
+    this.#metrics.frames.inc();
+    return encodeEnvelope(['frame', maxSeq, viewers, full, reliableOnly]);
+  }
+
+  #onInbound(room: OwnedRoom, payload: Buffer): void {
+    const envelope = decodeInbound(payload);
+    if (envelope === undefined) {
+      this.#metrics.badEnvelopes.inc();
+      return;
+    }
+
+    this.#apply(room, envelope);
+  }
+
+  #apply(room: OwnedRoom, envelope: InboundEnvelope): void {
+    switch (envelope[0]) {
+      case 'input':
+        for (const input of envelope[1]) {
+          room.engine.offer(input);
+        }
+
+        return;
+      case 'members': {
+        const [, edgeId, joins, leaves] = envelope;
+        const nowMs = this.#clock();
+        for (const [userId, name, role] of joins) {
+          if (room.members.join(edgeId, userId, name, role)) {
+            room.engine.offer({
+              type: 'join',
+              ts: nowMs,
+              from: { id: userId, name, role },
+            });
+          }
+        }
+
+        for (const userId of leaves) {
+          room.members.leave(edgeId, userId);
+        }
+
+        return;
+      }
+
+      case 'close':
+        void this.#close(room);
+        return;
+    }
+  }
+
+  async #close(room: OwnedRoom): Promise<void> {
+    if (room.closing) {
+      return;
+    }
+
+    room.closing = true;
+    this.#flush(room, this.#clock());
+    const control: ControlFrame = {
+      t: 'control',
+      reason: 'room_closed',
+      message: 'the room was closed',
+    };
+    this.#options.bus.publish(
+      channels.roomOut(room.key),
+      encodeEnvelope(['close', encodeFrame(control), 'roomClosed']),
+    );
+    await this.#forget(room);
+    await this.#options.log.drop(room.key);
+    this.#options.logger.info({ roomKey: room.key }, 'room closed');
+  }
+
+  async #forget(room: OwnedRoom): Promise<void> {
+    this.#rooms.delete(room.key);
+    room.stopFollowing();
+    await this.#options.bus.unsubscribe(channels.roomIn(room.key), room.onInbound);
+    this.#metrics.rooms.set(this.#rooms.size);
+  }
+}
