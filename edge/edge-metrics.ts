@@ -12,6 +12,7 @@ export class EdgeMetrics {
   readonly refusedFrames;
   readonly resumes;
   readonly sendBufferBytes;
+  readonly laneChanges;
 
   constructor(registry: Registry) {
     this.connections = gauge(registry, {
@@ -56,6 +57,11 @@ export class EdgeMetrics {
       name: 'roomcast_edge_resumes_total',
       help: 'Resume requests by outcome (ok, reload).',
       labelNames: ['outcome'],
+    });
+    this.laneChanges = counter(registry, {
+      name: 'roomcast_edge_lane_changes_total',
+      help: 'Viewers moved between lanes, by the lane they moved to.',
+      labelNames: ['lane'],
     });
     this.sendBufferBytes = histogram(registry, {
       name: 'roomcast_edge_send_buffer_bytes',

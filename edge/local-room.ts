@@ -30,6 +30,8 @@ export class LocalRoom {
   readonly users = new Map<string, Set<WebSocket<Viewer>>>();
   /** Resolves once the bus subscription is live. */
   subscribed: Promise<void> | undefined;
+  /** The bus handler of this room's frames, set by the edge. */
+  onEnvelope: (payload: Buffer) => void = () => undefined;
   #inputs: EngineInput[] = [];
   #likeCount = 0;
   #likers: Sender[] = [];
@@ -105,8 +107,7 @@ export class LocalRoom {
         const each = this.#likers.length;
         let remaining = this.#likeCount;
         for (const [index, from] of this.#likers.entries()) {
-          const count =
-            index === 0 ? remaining - (each - 1) : 1;
+          const count = index === 0 ? remaining - (each - 1) : 1;
           remaining -= count;
           inputs.push({ type: 'like', ts: nowMs, from, count });
         }

@@ -10,6 +10,11 @@ export interface Viewer {
   room: LocalRoom | undefined;
   /** The seq the welcome frame named: everything after it is delivered. */
   welcomeSeq: number;
+  /** Set when the viewer connected with `resume=<seq>` in the URL. */
+  resumeSeq: number | undefined;
+  /** True while a resume reads history and live frames are held back. */
+  resuming: boolean;
+  connectedAtMs: number;
   chat: TokenBucket;
   likes: TokenBucket;
   /** Frames refused (invalid or over a limit) so far. */

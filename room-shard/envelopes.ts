@@ -10,10 +10,11 @@
  * - `['close']`: the room was closed; flush and tell the viewers.
  *
  * Out of a shard (`channels.roomOut`):
- * - `['frame', maxSeq, viewers, full, reliableOnly]`: one tick's batch; `full`
+ * - `['frame', maxSeq, viewers, full, reliableOnly, lossyCount]`: one tick's batch; `full`
  *   for viewers on both lanes, `reliableOnly` (or nil when the tick had no
  *   reliable items, or `true` when it equals `full`) for degraded viewers;
- *   `maxSeq` is the highest reliable seq in the frame (0 when none);
+ *   `maxSeq` is the highest reliable seq in the frame (0 when none) and
+ *   `lossyCount` how many lossy items only `full` carries;
  * - `['user', userId, frame]`: a frame for one user only (chat echo);
  * - `['close', frame, closeCodeName]`: send the frame, then close every socket;
  * - `['kick', userId, frame, closeCodeName]`: the same for one user's sockets.
@@ -30,7 +31,7 @@ export type InboundEnvelope =
   | ['close'];
 
 export type OutboundEnvelope =
-  | ['frame', number, number, Buffer, Buffer | true | null]
+  | ['frame', number, number, Buffer, Buffer | true | null, number]
   | ['user', string, Buffer]
   | ['close', Buffer, CloseCodeName]
   | ['kick', string, Buffer, CloseCodeName];

@@ -1,9 +1,4 @@
-import {
-  counter,
-  gauge,
-  histogram,
-  type Registry,
-} from '../metrics/index.js';
+import { counter, gauge, histogram, type Registry } from '../metrics/index.js';
 import type { RoomAccounting } from '../priority/index.js';
 
 /** Prometheus metrics of a room shard. No room label: per-room figures are in the admin API. */

@@ -95,7 +95,11 @@ export class RoomShard {
       key,
       roomId: splitRoomKey(key).id,
       engine: new RoomEngine(
-        { ...this.#options.engineDefaults, ...settings, tickMs: this.#options.tickMs },
+        {
+          ...this.#options.engineDefaults,
+          ...settings,
+          tickMs: this.#options.tickMs,
+        },
         { clock: this.#clock },
       ),
       members: new MemberList(),
@@ -140,7 +144,10 @@ export class RoomShard {
       return undefined;
     }
 
-    return { members: room.members.count, accounting: room.engine.accounting() };
+    return {
+      members: room.members.count,
+      accounting: room.engine.accounting(),
+    };
   }
 
   /** Runs one tick over every room; the timer calls it, tests may too. */
@@ -181,7 +188,11 @@ export class RoomShard {
     }
 
     for (const echo of result.echoes) {
-      const frame = encodeFrame({ t: 'batch', room: room.roomId, items: [echo] });
+      const frame = encodeFrame({
+        t: 'batch',
+        room: room.roomId,
+        items: [echo],
+      });
       bus.publish(out, encodeEnvelope(['user', echo.from.id, frame]));
     }
 
@@ -211,7 +222,14 @@ export class RoomShard {
     }
 
     this.#metrics.frames.inc();
-    return encodeEnvelope(['frame', maxSeq, viewers, full, reliableOnly]);
+    return encodeEnvelope([
+      'frame',
+      maxSeq,
+      viewers,
+      full,
+      reliableOnly,
+      items.length - reliableCount,
+    ]);
   }
 
   #onInbound(room: OwnedRoom, payload: Buffer): void {
@@ -282,7 +300,10 @@ export class RoomShard {
   async #forget(room: OwnedRoom): Promise<void> {
     this.#rooms.delete(room.key);
     room.stopFollowing();
-    await this.#options.bus.unsubscribe(channels.roomIn(room.key), room.onInbound);
+    await this.#options.bus.unsubscribe(
+      channels.roomIn(room.key),
+      room.onInbound,
+    );
     this.#metrics.rooms.set(this.#rooms.size);
   }
 }

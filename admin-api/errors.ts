@@ -1,0 +1,101 @@
+/**
+ * Every error the admin API answers with, by stable code, and the one place
+ * codes map to HTTP statuses. docs/errors.md lists them with cause and fix.
+ */
+
+export const API_ERRORS = {
+  invalid_request: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  room_not_found: 404,
+  room_exists: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  unavailable: 503,
+  internal: 500,
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  readonly details: unknown;
+
+  constructor(
+    code: ApiErrorCode,
+    message: string,
+    options: ErrorOptions & { details?: unknown } = {},
+  ) {
+    super(message, options);
+    this.name = 'ApiError';
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get status(): number {
+    return API_ERRORS[this.code];
+  }
+
+  toJSON(): { error: { code: string; message: string; details?: unknown } } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.details === undefined ? {} : { details: this.details }),
+      },
+    };
+  }
+}
+
+/** Maps fastify's own error codes onto ours. */
+export function fromFastifyError(thrown: unknown): ApiError {
+  const error = (
+    typeof thrown === 'object' && thrown !== null ? thrown : {}
+  ) as {
+    code?: string;
+    statusCode?: number;
+    message?: string;
+    validation?: unknown;
+  };
+  if (error.validation !== undefined) {
+    return new ApiError('invalid_request', error.message ?? 'invalid request', {
+      details: error.validation,
+    });
+  }
+
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('payload_too_large', 'the request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError(
+        'unsupported_media_type',
+        'send the body as application/json',
+      );
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError('invalid_json', 'the JSON body is empty');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ApiError('invalid_request', 'the content length is wrong');
+    default:
+      break;
+  }
+
+  if (thrown instanceof SyntaxError || error.statusCode === 400) {
+    return new ApiError('invalid_json', 'the body is not valid JSON');
+  }
+
+  if (error.statusCode === 413) {
+    return new ApiError('payload_too_large', 'the request body is too large');
+  }
+
+  if (error.statusCode === 415) {
+    return new ApiError(
+      'unsupported_media_type',
+      'send the body as application/json',
+    );
+  }
+
+  return new ApiError('internal', 'internal error', { cause: thrown });
+}

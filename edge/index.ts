@@ -1,0 +1,2 @@
+export { Edge } from './edge.js';
+export type { EdgeOptions, EdgeSettings } from './edge.js';

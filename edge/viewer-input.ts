@@ -1,0 +1,245 @@
+/**
+ * Frames from viewers: checked for size before decoding, decoded by the
+ * hostile-input codec, rate limited per connection, then queued for the
+ * room's next per-tick batch to the shard. Every refusal is an `error` frame
+ * and a strike; a viewer that keeps earning strikes is closed.
+ */
+import type { WebSocket } from 'uWebSockets.js';
+import type { IdGenerator } from '../ids/index.js';
+import {
+  decodeClientFrame,
+  type CloseCodeName,
+  type ReliableItem,
+  type ServerFrame,
+  type ViewerErrorCode,
+} from '../protocol/index.js';
+import type { ReliableLog } from '../reliable-log/index.js';
+import type { EdgeMetrics } from './edge-metrics.js';
+import type { EdgeSettings } from './edge.js';
+import { laneTopic } from './local-room.js';
+import type { Viewer } from './viewer.js';
+
+/** Most reliable items one resume replays before telling the viewer to reload. */
+export const MAX_RESUME_ITEMS = 10_000;
+/** Reliable items per batch frame when replaying history. */
+const RESUME_ITEMS_PER_FRAME = 200;
+
+export interface ViewerInputOptions {
+  settings: EdgeSettings;
+  ids: IdGenerator;
+  log: ReliableLog;
+  metrics: EdgeMetrics;
+  clock: () => number;
+  send: (ws: WebSocket<Viewer>, frame: ServerFrame) => void;
+  close: (ws: WebSocket<Viewer>, name: CloseCodeName) => void;
+}
+
+export class ViewerInput {
+  #options: ViewerInputOptions;
+
+  constructor(options: ViewerInputOptions) {
+    this.#options = options;
+  }
+
+  onMessage(
+    ws: WebSocket<Viewer>,
+    message: ArrayBuffer,
+    isBinary: boolean,
+  ): void {
+    const viewer = ws.getUserData();
+    const { settings, metrics } = this.#options;
+    if (!isBinary) {
+      this.#refuse(ws, 'bad_frame', 'frames must be binary msgpack');
+      return;
+    }
+
+    const result = decodeClientFrame(
+      new Uint8Array(message),
+      settings.maxFrameBytes,
+    );
+    if (!result.ok) {
+      if (result.code === 'frame_too_large') {
+        metrics.refusedFrames.inc({ code: result.code });
+        this.#options.send(ws, {
+          t: 'error',
+          code: result.code,
+          message: result.message,
+        });
+        this.#options.close(ws, 'frameTooLarge');
+        return;
+      }
+
+      this.#refuse(ws, result.code, result.message);
+      return;
+    }
+
+    const frame = result.frame;
+    const room = viewer.room;
+    if (room === undefined) {
+      return;
+    }
+
+    metrics.clientFrames.inc({ type: frame.t });
+    switch (frame.t) {
+      case 'ping':
+        this.#options.send(ws, { t: 'pong', ts: this.#options.clock() });
+        return;
+      case 'ack':
+        viewer.ackedSeq = Math.max(viewer.ackedSeq, frame.seq);
+        return;
+      case 'resume':
+        void this.resume(ws, frame.seq);
+        return;
+      case 'chat': {
+        if (!viewer.chat.take()) {
+          this.#refuse(
+            ws,
+            'rate_limited',
+            `chat is limited to ${settings.chatPerSecond} per second`,
+          );
+          return;
+        }
+
+        const { claims } = viewer;
+        room.queueInput({
+          type: 'chat',
+          id: this.#options.ids.next(),
+          ts: this.#options.clock(),
+          from: {
+            id: claims.user,
+            name: claims.name,
+            role: claims.role,
+            level: claims.level,
+          },
+          text: frame.text,
+        });
+        return;
+      }
+
+      case 'like': {
+        if (!viewer.likes.take()) {
+          this.#refuse(
+            ws,
+            'rate_limited',
+            `likes are limited to ${settings.likesPerSecond} frames per second`,
+          );
+          return;
+        }
+
+        const { claims } = viewer;
+        room.queueLikes(
+          { id: claims.user, name: claims.name },
+          frame.count ?? 1,
+        );
+        return;
+      }
+    }
+  }
+
+  /**
+   * Replays the reliable items after `seq` from the log, then puts the
+   * viewer (back) on its live lane. Live frames are held back meanwhile, and
+   * history is read up to what the room's topics have already carried, so
+   * the viewer gets every item once in order (items it had before a mid-
+   * connection resume may come again; clients drop them by seq).
+   */
+  async resume(ws: WebSocket<Viewer>, seq: number): Promise<void> {
+    const viewer = ws.getUserData();
+    const room = viewer.room;
+    if (room === undefined || viewer.resuming || viewer.closed) {
+      return;
+    }
+
+    viewer.resuming = true;
+    const lane = viewer.lane ?? 'full';
+    if (viewer.lane !== undefined) {
+      ws.unsubscribe(laneTopic(viewer.lane, viewer.roomKey));
+      viewer.lane = undefined;
+    }
+
+    const items: ReliableItem[] = [];
+    let after = seq;
+    let reloadSeq: number | undefined;
+    try {
+      while (after < room.lastForwardedSeq) {
+        const result = await this.#options.log.readAfter(
+          viewer.roomKey,
+          after,
+          1000,
+        );
+        if (result.kind !== 'ok') {
+          reloadSeq = result.lastSeq;
+          break;
+        }
+
+        const last = result.items.at(-1);
+        if (last === undefined) {
+          break;
+        }
+
+        items.push(...result.items);
+        after = last.seq;
+        if (items.length > MAX_RESUME_ITEMS) {
+          reloadSeq = result.lastSeq;
+          break;
+        }
+      }
+    } catch {
+      reloadSeq = room.lastForwardedSeq;
+    }
+
+    if (viewer.closed) {
+      return;
+    }
+
+    // From here on nothing awaits: what the topics carried so far is exactly
+    // room.lastForwardedSeq, and the subscription below starts right after it.
+    const upTo = room.lastForwardedSeq;
+    ws.cork(() => {
+      if (reloadSeq !== undefined || seq > upTo) {
+        this.#options.metrics.resumes.inc({ outcome: 'reload' });
+        this.#options.send(ws, {
+          t: 'control',
+          reason: 'reload',
+          message: 'the missed items are no longer kept; reload the room state',
+          seq: upTo,
+        });
+      } else {
+        const missed = items.filter(
+          (item) => item.seq > seq && item.seq <= upTo,
+        );
+        for (
+          let start = 0;
+          start < missed.length;
+          start += RESUME_ITEMS_PER_FRAME
+        ) {
+          this.#options.send(ws, {
+            t: 'batch',
+            room: room.roomId,
+            items: missed.slice(start, start + RESUME_ITEMS_PER_FRAME),
+          });
+        }
+
+        this.#options.metrics.resumes.inc({ outcome: 'ok' });
+        this.#options.send(ws, { t: 'control', reason: 'resumed', seq: upTo });
+      }
+
+      viewer.resuming = false;
+      viewer.lane = lane;
+      ws.subscribe(laneTopic(lane, viewer.roomKey));
+    });
+  }
+
+  #refuse(ws: WebSocket<Viewer>, code: ViewerErrorCode, message: string): void {
+    const viewer = ws.getUserData();
+    this.#options.metrics.refusedFrames.inc({ code });
+    viewer.strikes++;
+    this.#options.send(ws, { t: 'error', code, message });
+    if (viewer.strikes >= this.#options.settings.rateLimitStrikes) {
+      this.#options.close(
+        ws,
+        code === 'rate_limited' ? 'rateLimited' : 'badFrame',
+      );
+    }
+  }
+}

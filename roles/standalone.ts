@@ -1,0 +1,126 @@
+/**
+ * Standalone: the edge, one room shard and the admin API in one process on
+ * the in-memory bus. Nothing else needs to run.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { buildAdminApi } from '../admin-api/index.js';
+import { MemoryBus } from '../bus/index.js';
+import type { Settings } from '../config/index.js';
+import { Edge } from '../edge/index.js';
+import { IdGenerator } from '../ids/index.js';
+import { counter, createRegistry, type Registry } from '../metrics/index.js';
+import { MemoryReliableLog } from '../reliable-log/index.js';
+import { MemoryRoomDirectory, roomKey } from '../room-directory/index.js';
+import { RoomShard } from '../room-shard/index.js';
+import { ViewerTokens } from '../tokens/index.js';
+import { resolveCredentials, type Credentials } from './dev-mode.js';
+
+export interface RunningStandalone {
+  adminPort: number;
+  edgePort: number;
+  credentials: Credentials;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+export function createIds(
+  settings: Settings,
+  registry: Registry,
+  logger: Logger,
+): IdGenerator {
+  const regressions = counter(registry, {
+    name: 'roomcast_id_clock_regressions_total',
+    help: 'Times the id generator saw the wall clock go backwards.',
+  });
+  const workerId =
+    settings.workerId >= 0
+      ? settings.workerId
+      : Math.floor(Math.random() * 1024);
+  return new IdGenerator({
+    workerId,
+    onClockRegression: (backwardsMs) => {
+      regressions.inc();
+      logger.warn({ backwardsMs, workerId }, 'clock moved backwards');
+    },
+  });
+}
+
+export async function startStandalone(
+  settings: Settings,
+  logger: Logger,
+): Promise<RunningStandalone> {
+  const credentials = resolveCredentials(settings, logger);
+  const registry = createRegistry();
+  const bus = new MemoryBus();
+  const log = new MemoryReliableLog({
+    maxItems: settings.historyMaxItems,
+    maxAgeSeconds: settings.historyMaxAgeSeconds,
+  });
+  const directory = new MemoryRoomDirectory();
+  const ids = createIds(settings, registry, logger);
+  const tokens = new ViewerTokens(credentials.jwtSecret);
+  const shard = new RoomShard({
+    bus,
+    log,
+    directory,
+    registry,
+    logger,
+    tickMs: settings.tickMs,
+    engineDefaults: {
+      lossyItemsPerSecond: settings.lossyItemsPerSecond,
+      lossyBytesPerSecond: settings.lossyBytesPerSecond,
+    },
+  });
+  directory.onEvent((event) => {
+    if (event.kind === 'created') {
+      void shard.claim(
+        roomKey(event.room.tenant, event.room.id),
+        event.room.settings,
+      );
+    }
+  });
+  shard.start();
+
+  const edge = new Edge({
+    settings,
+    bus,
+    log,
+    directory,
+    tokens,
+    ids,
+    registry,
+    logger,
+  });
+  const edgePort = await edge.listen(settings.host, settings.edgePort);
+  logger.info({ port: edgePort }, 'edge listening');
+
+  const admin = buildAdminApi({
+    settings,
+    apiKeys: credentials.apiKeys,
+    directory,
+    log,
+    bus,
+    ids,
+    tokens,
+    registry,
+    logger,
+    roomStats: async (key) => shard.roomStats(key),
+  });
+  await admin.listen({ host: settings.host, port: settings.adminPort });
+  const adminPort = (admin.server.address() as AddressInfo).port;
+  logger.info({ port: adminPort }, 'admin api listening');
+
+  return {
+    adminPort,
+    edgePort,
+    credentials,
+    registry,
+    async close() {
+      await edge.close();
+      await admin.close();
+      await shard.stop();
+      await bus.close();
+    },
+  };
+}

@@ -1,0 +1,9 @@
+export { RoomShard } from './shard.js';
+export type { RoomShardOptions } from './shard.js';
+export { encodeEnvelope, decodeInbound, decodeOutbound } from './envelopes.js';
+export type {
+  InboundEnvelope,
+  OutboundEnvelope,
+  MemberJoin,
+} from './envelopes.js';
+export { MemberList } from './members.js';
