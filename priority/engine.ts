@@ -12,14 +12,7 @@
  * shard passes to `tick` (or the clock it was given), so a test or a replay
  * with the same inputs and times gets the same output.
  */
-import type {
-  BatchItem,
-  ChatItem,
-  CustomItem,
-  JoinsItem,
-  LikesItem,
-  ReliableItem,
-} from '../protocol/index.js';
+import type { BatchItem, ChatItem, ReliableItem } from '../protocol/index.js';
 import {
   ACCOUNTING_CLASSES,
   ClassCounter,
@@ -27,6 +20,8 @@ import {
   type AccountingClass,
   type RoomAccounting,
 } from './accounting.js';
+import { Aggregates } from './aggregates.js';
+import { echoItem, interleave, reliableItem } from './batch-items.js';
 import { LossyBudget, type LoadSignal } from './budget.js';
 import { PriorityError } from './errors.js';
 import { GiftCombos } from './gift-combo.js';
@@ -43,10 +38,7 @@ import {
   type CustomTypeSettings,
   type EngineSettings,
 } from './settings.js';
-import { Tally } from './tally.js';
 
-/** A `viewers` item goes out at most this often. */
-export const VIEWERS_INTERVAL_MS = 1000;
 /** Ticks between sweeps of senders whose share has decayed away. */
 const LEDGER_SWEEP_TICKS = 128;
 
@@ -88,56 +80,6 @@ function unitsOf(input: EngineInput): number {
   return count;
 }
 
-function reliableItem(
-  input: EngineInput,
-  id: string,
-  seq: number,
-): ReliableItem {
-  const item: ReliableItem = { type: input.type, id, seq, ts: input.ts };
-  if (input.from !== undefined) {
-    item.from = input.from;
-  }
-
-  if (input.data !== undefined) {
-    item.data = input.data;
-  }
-
-  return item;
-}
-
-function lossyItem(entry: LossyEntry): ChatItem | CustomItem {
-  const input = entry.input;
-  if (entry.priority === undefined) {
-    return chatItem(input);
-  }
-
-  const item: CustomItem = { type: input.type, ts: input.ts };
-  if (input.id !== undefined) {
-    item.id = input.id;
-  }
-
-  if (input.from !== undefined) {
-    item.from = input.from;
-  }
-
-  if (input.data !== undefined) {
-    item.data = input.data;
-  }
-
-  return item;
-}
-
-// Offer checked id, from and text, so the casts only restate that.
-function chatItem(input: EngineInput): ChatItem {
-  return {
-    type: 'chat',
-    id: input.id as string,
-    ts: input.ts,
-    from: input.from as NonNullable<EngineInput['from']>,
-    text: input.text as string,
-  };
-}
-
 export class RoomEngine {
   #settings: EngineSettings;
   #clock: () => number;
@@ -148,25 +90,15 @@ export class RoomEngine {
   #custom: Map<string, CustomTypeSettings>;
   #counters: Record<AccountingClass, ClassCounter>;
   #chat: ClassCounter;
-  #like: ClassCounter;
-  #join: ClassCounter;
   #reliable: EngineInput[] = [];
   #reliableArrival: number[] = [];
   #lossy: LossyEntry[] = [];
   #lossyCustom = 0;
   #echoes: ChatItem[] = [];
-  #likes: Tally;
-  #joins: Tally;
-  #likeUnits = { received: 0, emitted: 0 };
-  #joinUnits = { received: 0, emitted: 0 };
-  #likesTotal: number;
+  #aggregates: Aggregates;
   #lastSeq: number;
   #arrival = 0;
   #tickNo = 0;
-  #ticksSinceSummary = Number.MAX_SAFE_INTEGER;
-  #viewerCount: number | undefined;
-  #viewersSent: number | undefined;
-  #viewersSentAtMs = -Infinity;
 
   /** @throws PriorityError `PRIORITY_BAD_SETTINGS` */
   constructor(
@@ -176,11 +108,8 @@ export class RoomEngine {
     this.#settings = resolveSettings(DEFAULT_SETTINGS, settings);
     this.#clock = options.clock ?? Date.now;
     this.#mentions = new MentionMatcher([options.hostId, options.hostName]);
-    this.#likesTotal = options.likesTotal ?? 0;
     this.#lastSeq = options.lastSeq ?? 0;
     this.#budget = new LossyBudget(this.#settings);
-    this.#likes = new Tally(this.#settings.recentNames);
-    this.#joins = new Tally(this.#settings.recentNames);
     this.#custom = new Map(Object.entries(this.#settings.customTypes));
     this.#combos = this.#newCombos();
     const counters = {} as Record<AccountingClass, ClassCounter>;
@@ -190,8 +119,11 @@ export class RoomEngine {
 
     this.#counters = counters;
     this.#chat = counters.chat;
-    this.#like = counters.like;
-    this.#join = counters.join;
+    this.#aggregates = new Aggregates(
+      counters,
+      this.#settings.recentNames,
+      options.likesTotal ?? 0,
+    );
   }
 
   /** The settings in force, defaults filled in. */
@@ -210,9 +142,7 @@ export class RoomEngine {
       this.#reliable.length === 0 &&
       this.#lossy.length === 0 &&
       this.#echoes.length === 0 &&
-      this.#likes.messages === 0 &&
-      this.#joins.messages === 0 &&
-      this.#viewerCount === this.#viewersSent
+      this.#aggregates.idle
     );
   }
 
@@ -225,10 +155,7 @@ export class RoomEngine {
   offer(input: EngineInput): void {
     switch (input.type) {
       case 'like': {
-        const units = unitsOf(input);
-        this.#like.received++;
-        this.#likeUnits.received += units;
-        this.#likes.add(units, input.from?.name);
+        this.#aggregates.addLike(unitsOf(input), input.from);
         return;
       }
       case 'chat':
@@ -243,10 +170,7 @@ export class RoomEngine {
         this.#queueLossy(input, undefined, this.#chat);
         return;
       case 'join': {
-        const units = unitsOf(input);
-        this.#join.received++;
-        this.#joinUnits.received += units;
-        this.#joins.add(units, input.from?.name);
+        this.#aggregates.addJoin(unitsOf(input), input.from);
         return;
       }
       case 'host':
@@ -308,7 +232,7 @@ export class RoomEngine {
     if (this.#lossy.length >= this.#settings.maxPendingLossy) {
       counter.overflow++;
       if (priority === undefined) {
-        this.#echoes.push({ ...chatItem(input), echo: true });
+        this.#echoes.push(echoItem(input));
       }
 
       return;
@@ -329,7 +253,7 @@ export class RoomEngine {
       throw badInput('viewer count must be an integer >= 0');
     }
 
-    this.#viewerCount = count;
+    this.#aggregates.setViewerCount(count);
   }
 
   /**
@@ -347,7 +271,6 @@ export class RoomEngine {
    */
   updateSettings(settings: Partial<EngineSettings>): void {
     const next = resolveSettings(this.#settings, settings);
-    const namesChanged = next.recentNames !== this.#settings.recentNames;
     this.#settings = next;
     this.#budget.configure(next);
     this.#custom = new Map(Object.entries(next.customTypes));
@@ -359,10 +282,7 @@ export class RoomEngine {
       this.#combos.windowMs = next.giftCombo.windowMs;
     }
 
-    if (namesChanged) {
-      this.#likes.resize(next.recentNames);
-      this.#joins.resize(next.recentNames);
-    }
+    this.#aggregates.recentNames = next.recentNames;
   }
 
   #newCombos(): GiftCombos | undefined {
@@ -380,9 +300,8 @@ export class RoomEngine {
     this.#budget.refill(nowMs, this.#settings.tickMs);
     const reliable = this.#drainReliable();
     const lossy = this.#drainLossy(nowMs);
-    const items = this.#interleave(reliable.items, reliable.arrivals, lossy);
-    this.#addSummaries(items);
-    this.#addViewers(items, nowMs);
+    const items = interleave(reliable.items, reliable.arrivals, lossy);
+    this.#aggregates.emit(items, this.#budget.factor, nowMs);
     const echoes = this.#echoes;
     this.#echoes = [];
     if (this.#tickNo % LEDGER_SWEEP_TICKS === 0) {
@@ -443,106 +362,14 @@ export class RoomEngine {
 
     for (const entry of dropped) {
       if (entry.priority === undefined) {
-        this.#chat.overBudget++;
-        this.#echoes.push({ ...chatItem(entry.input), echo: true });
+        this.#counters.chat.overBudget++;
+        this.#echoes.push(echoItem(entry.input));
       } else {
         this.#counters.custom.overBudget++;
       }
     }
 
     return admitted;
-  }
-
-  /** Merges the two lanes by arrival; both are already in arrival order. */
-  #interleave(
-    reliable: ReliableItem[],
-    reliableArrivals: number[],
-    lossy: LossyEntry[],
-  ): BatchItem[] {
-    const items: BatchItem[] = [];
-    let r = 0;
-    let l = 0;
-    while (r < reliable.length || l < lossy.length) {
-      const entry = lossy[l];
-      const arrival = reliableArrivals[r];
-      if (
-        entry === undefined ||
-        (arrival !== undefined && arrival < entry.arrival)
-      ) {
-        items.push(reliable[r] as ReliableItem);
-        r++;
-      } else {
-        items.push(lossyItem(entry));
-        l++;
-      }
-    }
-
-    return items;
-  }
-
-  /**
-   * Likes and joins go out every tick, or under load every ceil(1 / factor)
-   * ticks: the counts keep adding up meanwhile, so slowing them loses
-   * nothing but freshness.
-   */
-  #addSummaries(items: BatchItem[]): void {
-    this.#ticksSinceSummary++;
-    const every = Math.ceil(1 / this.#budget.factor - 1e-9);
-    const likes = this.#likes;
-    const joins = this.#joins;
-    if (
-      this.#ticksSinceSummary < every ||
-      (likes.messages === 0 && joins.messages === 0)
-    ) {
-      return;
-    }
-
-    this.#ticksSinceSummary = 0;
-    const limit = this.#settings.recentNames;
-    if (likes.messages > 0) {
-      this.#likesTotal += likes.units;
-      const item: LikesItem = {
-        type: 'likes',
-        count: likes.units,
-        total: this.#likesTotal,
-      };
-      const names = likes.names(limit);
-      if (names.length > 0) {
-        item.names = names;
-      }
-
-      items.push(item);
-      this.#like.merged += likes.messages;
-      this.#likeUnits.emitted += likes.units;
-      likes.take();
-    }
-
-    if (joins.messages > 0) {
-      const item: JoinsItem = {
-        type: 'joins',
-        count: joins.units,
-        names: joins.names(limit),
-      };
-      items.push(item);
-      this.#join.merged += joins.messages;
-      this.#joinUnits.emitted += joins.units;
-      joins.take();
-    }
-  }
-
-  #addViewers(items: BatchItem[], nowMs: number): void {
-    const count = this.#viewerCount;
-    if (
-      count === undefined ||
-      count === this.#viewersSent ||
-      nowMs - this.#viewersSentAtMs < VIEWERS_INTERVAL_MS
-    ) {
-      return;
-    }
-
-    items.push({ type: 'viewers', count });
-    this.#viewersSent = count;
-    this.#viewersSentAtMs = nowMs;
   }
 
   #counterOf(type: string): ClassCounter {
@@ -558,8 +385,8 @@ export class RoomEngine {
       gift: 0,
       system: 0,
       chat: this.#lossy.length - this.#lossyCustom,
-      like: this.#likes.messages,
-      join: this.#joins.messages,
+      like: this.#aggregates.pendingLikes,
+      join: this.#aggregates.pendingJoins,
       custom: this.#lossyCustom,
     };
     for (const input of this.#reliable) {
@@ -587,10 +414,7 @@ export class RoomEngine {
     return {
       classes,
       total,
-      units: {
-        like: { ...this.#likeUnits, pending: this.#likes.units },
-        join: { ...this.#joinUnits, pending: this.#joins.units },
-      },
+      units: this.#aggregates.units(),
     };
   }
 }

@@ -3,7 +3,8 @@
  * out to viewers. A pure library: no I/O, no timers. docs/priority.md
  * describes the model.
  */
-export { RoomEngine, VIEWERS_INTERVAL_MS } from './engine.js';
+export { RoomEngine } from './engine.js';
+export { VIEWERS_INTERVAL_MS } from './aggregates.js';
 export type { EngineOptions, TickResult } from './engine.js';
 export type { EngineInput } from './input.js';
 export {

@@ -53,7 +53,7 @@ export const DEFAULT_SETTINGS: Readonly<EngineSettings> = Object.freeze({
   lossyBytesPerSecond: 16_384,
   lossyBurstMs: 500,
   giftCombo: false,
-  customTypes: {},
+  customTypes: Object.freeze({}),
   recentNames: 5,
   minLoadFactor: 0.1,
   loadRecoveryMs: 10_000,
@@ -142,7 +142,12 @@ export function resolveSettings(
   base: Readonly<EngineSettings>,
   patch: Partial<EngineSettings> = {},
 ): EngineSettings {
-  const out: EngineSettings = { ...base };
+  // Copy the nested parts too, so no caller shares them with another room.
+  const out: EngineSettings = {
+    ...base,
+    customTypes: checkCustomTypes(base.customTypes),
+    giftCombo: checkGiftCombo(base.giftCombo),
+  };
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) {
       continue;
