@@ -29,6 +29,24 @@ export interface ReliableItem {
   ts: number;
   from?: Sender;
   data?: unknown;
+  /**
+   * Present only on a gift that stands for several merged gifts: every seq it
+   * covers, ascending, starting with `seq`. A client counts all of them as
+   * received; the other seqs never arrive as items of their own.
+   */
+  seqs?: number[];
+  /** Present on gifts when the room merges gift combos. */
+  combo?: GiftCombo;
+}
+
+/** A run of the same gift from the same sender, each within the window. */
+export interface GiftCombo {
+  /** The id of the combo's first gift; the same on every item of the combo. */
+  id: string;
+  /** Gifts this item stands for: the length of `seqs`, or 1 without it. */
+  count: number;
+  /** Gifts in the combo so far, this item included. */
+  total: number;
 }
 
 export interface ChatItem {
@@ -63,8 +81,17 @@ export interface ViewersItem {
   count: number;
 }
 
+/** An item of a lossy type a platform registered: no seq, may be dropped. */
+export interface CustomItem {
+  type: string;
+  id?: string;
+  ts: number;
+  from?: Sender;
+  data?: unknown;
+}
+
 export type BatchItem =
-  ReliableItem | ChatItem | LikesItem | JoinsItem | ViewersItem;
+  ReliableItem | ChatItem | LikesItem | JoinsItem | ViewersItem | CustomItem;
 
 export interface WelcomeFrame {
   t: 'welcome';
