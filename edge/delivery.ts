@@ -11,7 +11,7 @@
  * Catching up is rare and short (one tick or so), so decoding a frame for
  * such a viewer does not touch the fan-out path of everyone else.
  */
-import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { WebSocket } from 'uWebSockets.js';
 import { decodeValue, encodeFrame, type BatchItem } from '../protocol/index.js';
 import type { EdgeMetrics } from './edge-metrics.js';
 import { laneTopic, type LocalRoom } from './local-room.js';
@@ -27,11 +27,9 @@ export interface HeldFrame {
 }
 
 export class ViewerDelivery {
-  #app: TemplatedApp;
   #metrics: EdgeMetrics;
 
-  constructor(app: TemplatedApp, metrics: EdgeMetrics) {
-    this.#app = app;
+  constructor(metrics: EdgeMetrics) {
     this.#metrics = metrics;
   }
 

@@ -103,7 +103,7 @@ export class Edge {
       .filter((origin) => origin !== '');
     this.#origins = origins.length > 0 ? new Set(origins) : undefined;
     this.#app = uWS.App();
-    this.#delivery = new ViewerDelivery(this.#app, this.#metrics);
+    this.#delivery = new ViewerDelivery(this.#metrics);
     this.#input = new ViewerInput({
       delivery: this.#delivery,
       settings: options.settings,
