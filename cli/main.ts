@@ -62,15 +62,19 @@ async function main(argv: string[]): Promise<number> {
     console.error(developmentHint(apiKey ?? '', running.adminPort));
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  // SIGTERM (Kubernetes, systemd) drains viewers over the grace period;
+  // SIGINT (Ctrl-C) stops at once.
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
   });
-  await running.close();
+  logger.info({ signal }, 'shutting down');
+  if (signal === 'SIGTERM') {
+    await running.drain(settings.drainGraceSeconds * 1000);
+  } else {
+    await running.close();
+  }
+
   logger.info('stopped');
   return 0;
 }
