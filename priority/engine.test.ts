@@ -32,7 +32,7 @@ function chatSenders(items: BatchItem[]): string[] {
 
 function expectCode(fn: () => void, code: string): void {
   assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof PriorityError);
+    assert.ok(error instanceof PriorityError, 'throws a PriorityError');
     assert.equal(error.code, code);
     return true;
   });
@@ -92,7 +92,7 @@ describe('RoomEngine', () => {
       'PRIORITY_BAD_INPUT',
     );
     assert.equal(engine.accounting().total.received, 0);
-    assert.ok(engine.idle);
+    assert.equal(engine.idle, true);
   });
 
   test('RoomEngine - under budget sends all chat interleaved with reliable items by arrival', () => {
@@ -134,8 +134,14 @@ describe('RoomEngine', () => {
       host.id,
     ]);
     assert.equal(echoes.length, 19);
-    assert.ok(echoes.every((echo) => echo.echo === true));
-    assert.ok(echoes.some((echo) => echo.id === notMention.id));
+    assert.equal(
+      echoes.every((echo) => echo.echo === true),
+      true,
+    );
+    assert.equal(
+      echoes.some((echo) => echo.id === notMention.id),
+      true,
+    );
   });
 
   test('RoomEngine - over budget shows each sender once before anyone twice, higher level first', () => {
@@ -203,14 +209,14 @@ describe('RoomEngine', () => {
 
   test('RoomEngine - sends viewers when the count changes, at most once a second', () => {
     const engine = new RoomEngine();
-    assert.ok(engine.idle);
+    assert.equal(engine.idle, true);
     engine.setViewerCount(10);
-    assert.ok(!engine.idle);
+    assert.equal(engine.idle, false);
     assert.deepEqual(engine.tick(0).items, [{ type: 'viewers', count: 10 }]);
-    assert.ok(engine.idle);
+    assert.equal(engine.idle, true);
     engine.setViewerCount(11);
     assert.deepEqual(engine.tick(500).items, []);
-    assert.ok(!engine.idle);
+    assert.equal(engine.idle, false);
     engine.setViewerCount(12);
     assert.deepEqual(engine.tick(1_000).items, [
       { type: 'viewers', count: 12 },
@@ -221,15 +227,15 @@ describe('RoomEngine', () => {
 
   test('RoomEngine - is idle only when a tick would send nothing', () => {
     const engine = new RoomEngine();
-    assert.ok(engine.idle);
+    assert.equal(engine.idle, true);
     engine.offer({ type: 'like', ts: 0 });
-    assert.ok(!engine.idle);
+    assert.equal(engine.idle, false);
     engine.tick(0);
-    assert.ok(engine.idle);
+    assert.equal(engine.idle, true);
     engine.offer(chat({ id: 'a' }));
-    assert.ok(!engine.idle);
+    assert.equal(engine.idle, false);
     engine.tick(100);
-    assert.ok(engine.idle);
+    assert.equal(engine.idle, true);
   });
 
   test('RoomEngine - ranks lossy custom types by priority against chat and sends reliable ones whole', () => {

@@ -92,7 +92,10 @@ describe('gift combos', () => {
     );
     const without = reliableOf(off.tick(0).items);
     assert.equal(without.length, 4);
-    assert.ok(without.every((item) => item.combo === undefined));
+    assert.equal(
+      without.every((item) => item.combo === undefined),
+      true,
+    );
   });
 
   test('gift combo - turning combos off mid-stream sends later gifts whole', () => {
