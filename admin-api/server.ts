@@ -5,6 +5,7 @@
  * refused; every error is `{error: {code, message, details?}}`.
  */
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyRequest,
@@ -68,7 +69,7 @@ export function buildAdminApi(options: AdminApiOptions): AdminApp {
     loggerInstance: options.logger.child({
       component: 'admin-api',
     }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.settings.maxBodyBytes,
     ajv: {
       customOptions: {

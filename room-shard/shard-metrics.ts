@@ -1,5 +1,5 @@
 import { counter, gauge, histogram, type Registry } from '../metrics/index.js';
-import type { RoomAccounting } from '../priority/index.js';
+import { accountingSamples, type RoomAccounting } from '../priority/index.js';
 
 /** Prometheus metrics of a room shard. No room label: per-room figures are in the admin API. */
 export class ShardMetrics {
@@ -7,10 +7,12 @@ export class ShardMetrics {
   readonly tickSeconds;
   readonly frames;
   readonly badEnvelopes;
-  readonly items;
-  #seen = new Map<string, Map<string, number>>();
 
-  constructor(registry: Registry) {
+  /**
+   * @param totals the shard's accounting summed over every room it owns or
+   *   has owned; read at scrape time, so ticks pay nothing for metrics
+   */
+  constructor(registry: Registry, totals: () => RoomAccounting) {
     this.rooms = gauge(registry, {
       name: 'roomcast_shard_rooms',
       help: 'Rooms this shard owns.',
@@ -28,35 +30,37 @@ export class ShardMetrics {
       name: 'roomcast_shard_bad_envelopes_total',
       help: 'Bus messages into a room that were not valid envelopes.',
     });
-    this.items = counter(registry, {
+    const items = counter(registry, {
       name: 'roomcast_priority_items_total',
-      help: 'Items through the priority engine by class and outcome.',
-      labelNames: ['class', 'outcome'],
+      help: 'Messages through the priority engine by class and outcome (received, delivered, merged, dropped with a reason).',
+      labelNames: ['class', 'outcome', 'reason'],
+      collect() {
+        items.reset();
+        for (const sample of accountingSamples(totals())) {
+          if (sample.outcome !== 'pending' && sample.class !== 'total') {
+            items.inc(
+              {
+                class: sample.class,
+                outcome: sample.outcome,
+                reason: sample.reason ?? '',
+              },
+              sample.value,
+            );
+          }
+        }
+      },
     });
-  }
-
-  /**
-   * Adds what a room's cumulative accounting gained since the last call to
-   * the process-wide counters.
-   */
-  record(accounting: RoomAccounting, roomKey: string): void {
-    let seen = this.#seen.get(roomKey);
-    if (seen === undefined) {
-      seen = new Map();
-      this.#seen.set(roomKey, seen);
-    }
-
-    for (const [cls, outcome, value] of flattenAccounting(accounting)) {
-      const key = `${cls}\u0000${outcome}`;
-      const before = seen.get(key) ?? 0;
-      if (value > before) {
-        this.items.inc({ class: cls, outcome }, value - before);
-        seen.set(key, value);
-      }
-    }
-  }
-
-  forget(roomKey: string): void {
-    this.#seen.delete(roomKey);
+    const pending = gauge(registry, {
+      name: 'roomcast_priority_pending_items',
+      help: 'Messages waiting in priority engines for their tick, by class.',
+      labelNames: ['class'],
+      collect() {
+        for (const sample of accountingSamples(totals())) {
+          if (sample.outcome === 'pending' && sample.class !== 'total') {
+            pending.set({ class: sample.class }, sample.value);
+          }
+        }
+      },
+    });
   }
 }

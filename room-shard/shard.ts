@@ -15,7 +15,14 @@ import {
   type BatchItem,
   type ControlFrame,
 } from '../protocol/index.js';
-import { RoomEngine, type EngineSettings } from '../priority/index.js';
+import {
+  RoomEngine,
+  addAccounting,
+  emptyAccounting,
+  type EngineInput,
+  type EngineSettings,
+  type RoomAccounting,
+} from '../priority/index.js';
 import type { ReliableLog } from '../reliable-log/index.js';
 import type { RoomDirectory, RoomSettings } from '../room-directory/index.js';
 import { splitRoomKey } from '../room-directory/index.js';
@@ -55,13 +62,26 @@ export class RoomShard {
   #options: RoomShardOptions;
   #clock: () => number;
   #rooms = new Map<string, OwnedRoom>();
+  #claiming = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #metrics: ShardMetrics;
+  /** Accounting of rooms this shard no longer owns, so totals never go back. */
+  #retired = emptyAccounting();
 
   constructor(options: RoomShardOptions) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
-    this.#metrics = new ShardMetrics(options.registry);
+    this.#metrics = new ShardMetrics(options.registry, () => this.totals());
+  }
+
+  /** Accounting summed over every room this shard owns or owned. */
+  totals(): RoomAccounting {
+    const sum = addAccounting(emptyAccounting(), this.#retired);
+    for (const room of this.#rooms.values()) {
+      addAccounting(sum, room.engine.accounting());
+    }
+
+    return sum;
   }
 
   get roomCount(): number {
@@ -86,11 +106,19 @@ export class RoomShard {
     settings: RoomSettings = {},
     afterSeq?: number,
   ): Promise<void> {
-    if (this.#rooms.has(key)) {
+    if (this.#rooms.has(key) || this.#claiming.has(key)) {
       return;
     }
 
     const { bus, log } = this.#options;
+    this.#claiming.add(key);
+    let from: number;
+    try {
+      from = afterSeq ?? (await log.lastSeq(key));
+    } finally {
+      this.#claiming.delete(key);
+    }
+
     const room: OwnedRoom = {
       key,
       roomId: splitRoomKey(key).id,
@@ -100,7 +128,7 @@ export class RoomShard {
           ...settings,
           tickMs: this.#options.tickMs,
         },
-        { clock: this.#clock },
+        { clock: this.#clock, lastSeq: from },
       ),
       members: new MemberList(),
       viewersReported: -1,
@@ -110,9 +138,8 @@ export class RoomShard {
     };
     this.#rooms.set(key, room);
     await bus.subscribe(channels.roomIn(key), room.onInbound);
-    const from = afterSeq ?? (await log.lastSeq(key));
     room.stopFollowing = await log.follow(key, from, (item) => {
-      room.engine.offer({
+      this.#offer(room, {
         type: item.type,
         id: item.id,
         seq: item.seq,
@@ -123,6 +150,19 @@ export class RoomShard {
     });
     this.#metrics.rooms.set(this.#rooms.size);
     this.#options.logger.info({ roomKey: key, afterSeq: from }, 'room claimed');
+  }
+
+  /** Offers one input; input the engine refuses is counted, never thrown. */
+  #offer(room: OwnedRoom, input: EngineInput): void {
+    try {
+      room.engine.offer(input);
+    } catch (error) {
+      this.#metrics.badEnvelopes.inc();
+      this.#options.logger.warn(
+        { roomKey: room.key, type: input.type, err: error },
+        'input refused by the priority engine',
+      );
+    }
   }
 
   /** Gives a room up after flushing what is pending. */
@@ -195,8 +235,6 @@ export class RoomShard {
       });
       bus.publish(out, encodeEnvelope(['user', echo.from.id, frame]));
     }
-
-    this.#metrics.record(room.engine.accounting(), room.key);
   }
 
   #frameEnvelope(room: OwnedRoom, items: BatchItem[], viewers: number): Buffer {
@@ -246,7 +284,7 @@ export class RoomShard {
     switch (envelope[0]) {
       case 'input':
         for (const input of envelope[1]) {
-          room.engine.offer(input);
+          this.#offer(room, input);
         }
 
         return;
@@ -255,7 +293,7 @@ export class RoomShard {
         const nowMs = this.#clock();
         for (const [userId, name, role] of joins) {
           if (room.members.join(edgeId, userId, name, role)) {
-            room.engine.offer({
+            this.#offer(room, {
               type: 'join',
               ts: nowMs,
               from: { id: userId, name, role },
@@ -299,6 +337,7 @@ export class RoomShard {
 
   async #forget(room: OwnedRoom): Promise<void> {
     this.#rooms.delete(room.key);
+    addAccounting(this.#retired, room.engine.accounting());
     room.stopFollowing();
     await this.#options.bus.unsubscribe(
       channels.roomIn(room.key),
