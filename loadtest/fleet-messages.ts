@@ -13,8 +13,11 @@ export interface WorkerPlan {
   apiKey: string;
   /** e.g. `ws://127.0.0.1:8081/ws`; the token is added as `?token=`. */
   edgeUrl: string;
-  /** Source address for this process's connections; null for the default. */
-  localAddress: string | null;
+  /**
+   * Source addresses for this process's connections, used round-robin; empty
+   * for the system's choice. Each address has ~28,000 ephemeral ports.
+   */
+  localAddresses: string[];
   /** Viewers of each room held by this process. */
   rooms: { id: string; viewers: number }[];
   /** Connections this process opens per second. */

@@ -20,6 +20,11 @@ import { ViewerFleet, type FleetReadiness } from './viewer-fleet.js';
 
 /** Most viewers one simulator process holds: it may open ~19,500 files. */
 export const MAX_VIEWERS_PER_PROCESS = 18_000;
+/** Connections per source address, well inside its ~28,000 ephemeral ports. */
+export const MAX_VIEWERS_PER_ADDRESS = 10_000;
+/** Bounds that keep a run finite whatever the options say. */
+export const MAX_VIEWERS = 250_000;
+export const MAX_DURATION_SECONDS = 3600;
 
 export interface RunOptions {
   /** e.g. `http://127.0.0.1:8080`. */
@@ -131,6 +136,16 @@ function validate(options: RunOptions): { admin: URL; edge: URL } {
     }
   }
 
+  if (
+    options.viewers > MAX_VIEWERS ||
+    options.durationSeconds > MAX_DURATION_SECONDS
+  ) {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      `a run is bounded to ${MAX_VIEWERS} viewers and ${MAX_DURATION_SECONDS} s`,
+    );
+  }
+
   if (options.rooms > options.viewers) {
     throw new LoadtestError(
       'LOADTEST_BAD_OPTION',
@@ -171,6 +186,9 @@ export async function runLoadtest(options: RunOptions): Promise<RunResult> {
     const perRoom = split(options.viewers, options.rooms);
     const sampleRatio = options.sampleRatio ?? 0.02;
     const connectPerSecond = options.connectPerSecond ?? 2000;
+    const addressesPerProcess = Math.ceil(
+      options.viewers / processes / MAX_VIEWERS_PER_ADDRESS,
+    );
     const plans: WorkerPlan[] = Array.from(
       { length: processes },
       (_, worker) => ({
@@ -178,10 +196,15 @@ export async function runLoadtest(options: RunOptions): Promise<RunResult> {
         adminUrl: options.adminUrl,
         apiKey: options.apiKey,
         edgeUrl: `${edge.protocol}//${edge.host}${edge.pathname}`,
-        localAddress:
+        localAddresses:
           isIP(edge.hostname) === 4
-            ? addressAfter(options.firstSourceAddress ?? '127.0.0.2', worker)
-            : null,
+            ? Array.from({ length: addressesPerProcess }, (_, i) =>
+                addressAfter(
+                  options.firstSourceAddress ?? '127.0.0.2',
+                  worker * addressesPerProcess + i,
+                ),
+              )
+            : [],
         rooms: rooms.map((id, r) => ({
           id,
           viewers: split(perRoom[r] ?? 0, processes)[worker] ?? 0,

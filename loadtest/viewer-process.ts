@@ -215,6 +215,7 @@ class ViewerProcess implements ViewerEvents {
   #startViewer(index: number): void {
     const viewer = this.#viewers[index] as Viewer;
     const user = `${this.#plan.userPrefix}-${this.#plan.worker}-${index}`;
+    const addresses = this.#plan.localAddresses;
     this.#mintsInFlight += 1;
     this.#admin
       .mintToken(viewer.room.id, user, `viewer ${index}`)
@@ -224,9 +225,9 @@ class ViewerProcess implements ViewerEvents {
             host: this.#edge.hostname,
             port: Number(this.#edge.port || 80),
             path: `${this.#edge.pathname}?token=${encodeURIComponent(token)}`,
-            ...(this.#plan.localAddress === null
+            ...(addresses.length === 0
               ? {}
-              : { localAddress: this.#plan.localAddress }),
+              : { localAddress: addresses[index % addresses.length] }),
             connectTimeoutMs: this.#plan.connectTimeoutMs,
           });
         },
