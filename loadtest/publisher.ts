@@ -35,8 +35,11 @@ export interface PublishStream {
   perSecond: number;
 }
 
+/** The one call the publisher makes; {@link AdminClient} is the real one. */
+export type PublishTarget = Pick<AdminClient, 'publish'>;
+
 export interface PublisherOptions {
-  admin: AdminClient;
+  admin: PublishTarget;
   streams: PublishStream[];
   durationMs: number;
   /** Chat text length in characters, send time included; default 40. */
