@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { formatSummary } from './console-summary.js';
 import { computeFigures } from './figures.js';
+import { startUwsBaseline } from './baseline-uws.js';
 import { LoadtestError } from './loadtest-error.js';
 import { PUBLISH_TYPES, type PublishType } from './publisher.js';
 import { runLoadtest } from './run.js';
@@ -72,7 +73,55 @@ const RATE_OPTIONS = Object.fromEntries(
   PUBLISH_TYPES.map((type) => [`${type}-rate`, { type: 'string' as const }]),
 );
 
+/** `roomcast-loadtest baseline uws`: serves the baseline until SIGINT/SIGTERM. */
+async function serveBaseline(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      'admin-port': { type: 'string' },
+      'edge-port': { type: 'string' },
+    },
+    allowPositionals: true,
+  });
+  if (positionals[0] !== 'uws') {
+    console.error(
+      'usage: roomcast-loadtest baseline uws [--admin-port N] [--edge-port N]',
+    );
+    return 2;
+  }
+
+  const running = await startUwsBaseline({
+    adminPort: numberOption(values, 'admin-port', 8090),
+    edgePort: numberOption(values, 'edge-port', 8091),
+  });
+  // The same start-up lines as roomcast, so one parser finds the ports.
+  console.log(
+    JSON.stringify({
+      level: 30,
+      port: running.adminPort,
+      msg: 'admin api listening',
+    }),
+  );
+  console.log(
+    JSON.stringify({
+      level: 30,
+      port: running.edgePort,
+      msg: 'edge listening',
+    }),
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  running.close();
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'baseline') {
+    return serveBaseline(argv.slice(1));
+  }
+
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
