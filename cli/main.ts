@@ -5,18 +5,25 @@
 import { ConfigError, loadConfig } from '../config/index.js';
 import { createLogger } from '../logging/index.js';
 import { developmentHint, startStandalone } from '../roles/index.js';
+import { watch } from './watch.js';
 
 const ROLES = ['standalone'] as const;
 const USAGE = `usage: roomcast [${ROLES.join('|')}]
+       roomcast watch ws://HOST:8081/ws?token=TOKEN
 
 Starts roomcast. With no role, runs standalone: admin API, edge and one room
-shard in one process. Configuration is by environment variable; see README.md.`;
+shard in one process. Configuration is by environment variable; see README.md.
+\`watch\` connects as a viewer and prints every frame as a JSON line.`;
 
 async function main(argv: string[]): Promise<number> {
   const role = argv[0] ?? 'standalone';
   if (role === '--help' || role === '-h' || role === 'help') {
     console.log(USAGE);
     return 0;
+  }
+
+  if (role === 'watch') {
+    return watch(argv[1]);
   }
 
   if (!(ROLES as readonly string[]).includes(role)) {

@@ -35,6 +35,7 @@ import { roomKey, type RoomDirectory } from '../room-directory/index.js';
 import { decodeOutbound, encodeEnvelope } from '../room-shard/index.js';
 import { TokenError, type ViewerTokens } from '../tokens/index.js';
 import { EdgeMetrics } from './edge-metrics.js';
+import { ViewerDelivery } from './delivery.js';
 import { LocalRoom, laneTopic } from './local-room.js';
 import { endWithError, serveOps } from './ops-routes.js';
 import { TokenBucket } from './token-bucket.js';
@@ -86,6 +87,7 @@ export class Edge {
   #pendingAdmits = new Map<string, number>();
   #metrics: EdgeMetrics;
   #input: ViewerInput;
+  #delivery: ViewerDelivery;
   #timer: NodeJS.Timeout | undefined;
   #origins: Set<string> | undefined;
   #connections = 0;
@@ -100,7 +102,10 @@ export class Edge {
       .map((origin) => origin.trim())
       .filter((origin) => origin !== '');
     this.#origins = origins.length > 0 ? new Set(origins) : undefined;
+    this.#app = uWS.App();
+    this.#delivery = new ViewerDelivery(this.#metrics);
     this.#input = new ViewerInput({
+      delivery: this.#delivery,
       settings: options.settings,
       ids: options.ids,
       log: options.log,
@@ -109,7 +114,6 @@ export class Edge {
       send: (ws, frame) => this.#sendDirect(ws, frame),
       close: (ws, name) => this.#closeViewer(ws, name),
     });
-    this.#app = uWS.App();
     serveOps(this.#app, options.registry, () => this.ready);
     this.#app.ws<Viewer>('/ws', {
       compression: uWS.DISABLED,
@@ -331,7 +335,9 @@ export class Edge {
         ),
         strikes: 0,
         resuming: false,
-        lane: undefined,
+        catchUp: undefined,
+        subscribed: false,
+        lane: 'full',
         ackedSeq: 0,
         closed: false,
         connectedAtMs: nowMs,
@@ -394,8 +400,11 @@ export class Edge {
 
     viewer.room = room;
     room.addSocket(ws);
-    viewer.welcomeSeq = Math.max(viewer.welcomeSeq, room.lastForwardedSeq);
     const { settings } = this.#options;
+    const resuming = viewer.resumeSeq !== undefined;
+    // Joining fresh: live from wherever the room is. Topics not yet past
+    // the log position read at admission mean catching up from it.
+    viewer.welcomeSeq = Math.max(viewer.welcomeSeq, room.lastForwardedSeq);
     this.#sendDirect(ws, {
       t: 'welcome',
       room: room.roomId,
@@ -410,13 +419,12 @@ export class Edge {
       },
       backoff: { baseMs: 500, maxMs: 30_000 },
     });
-    if (viewer.resumeSeq === undefined) {
-      viewer.lane = 'full';
-      ws.subscribe(laneTopic('full', room.key));
+    if (resuming) {
+      void this.#input.resume(ws, viewer.resumeSeq ?? 0);
       return;
     }
 
-    void this.#input.resume(ws, viewer.resumeSeq);
+    this.#delivery.startLive(ws, room, viewer.welcomeSeq);
   }
 
   #close(ws: WebSocket<Viewer>): void {
@@ -433,7 +441,7 @@ export class Edge {
       viewer.lane === 'reliable' &&
       ws.getBufferedAmount() < this.#options.settings.softBackpressureBytes / 2
     ) {
-      this.#setLane(ws, 'full');
+      this.#delivery.setLane(ws, 'full');
     }
   }
 
@@ -454,21 +462,10 @@ export class Edge {
           this.#metrics.slowCloses.inc();
           this.#closeViewer(ws, 'slowConsumer');
         } else if (buffered > softBackpressureBytes && viewer.lane === 'full') {
-          this.#setLane(ws, 'reliable');
+          this.#delivery.setLane(ws, 'reliable');
         }
       }
     }
-  }
-
-  #setLane(ws: WebSocket<Viewer>, lane: 'full' | 'reliable'): void {
-    const viewer = ws.getUserData();
-    if (viewer.lane !== undefined) {
-      ws.unsubscribe(laneTopic(viewer.lane, viewer.roomKey));
-    }
-
-    viewer.lane = lane;
-    ws.subscribe(laneTopic(lane, viewer.roomKey));
-    this.#metrics.laneChanges.inc({ lane });
   }
 
   #onEnvelope(room: LocalRoom, payload: Buffer): void {
@@ -492,6 +489,11 @@ export class Edge {
           this.#metrics.bytesSent.inc({ lane: 'reliable' }, bytes.byteLength);
         }
 
+        this.#delivery.onFrame(room, {
+          maxSeq,
+          full,
+          reliableOnly: reliableOnly === true ? full : reliableOnly,
+        });
         const shedding = this.#app.numSubscribers(
           laneTopic('reliable', room.key),
         );
