@@ -139,6 +139,14 @@ export class AdminClient {
     };
   }
 
+  /** The service's Prometheus text from `GET /metrics`, or null. */
+  async metricsText(): Promise<string | null> {
+    const reply = await this.#request('GET', '/metrics');
+    return reply.status === 200 && typeof reply.body === 'string'
+      ? reply.body
+      : null;
+  }
+
   close(): void {
     this.#agent.destroy();
   }

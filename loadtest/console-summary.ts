@@ -68,9 +68,41 @@ export function formatSummary(figures: Figures): string {
       `(expected ${n(reliable.expected)} deliveries, received ${n(reliable.received)}; ` +
       `gaps ${n(reliable.gapLost)}, missing at end ${n(reliable.missingAtEnd)})`,
     `connections closed early: ${record(viewers.closedEarly)}; viewers behind at end ${n(reliable.viewersBehind)}, gone ${n(reliable.viewersGone)}`,
-    `simulator   ${simulator.processes} processes, ${n(simulator.cpuCores)} cores, ` +
+    `simulator   ${simulator.processes} processes, ${n(simulator.cpuCores)} cores ` +
+      `(publisher ${n(simulator.coordinatorCpuCores)}), ` +
       `peak RSS ${bytes(simulator.peakRssBytes)}, frame cache hits ${n(simulator.frameCacheHitRatio * 100)}%`,
   ];
+  const service = figures.service;
+  const lossy = Object.entries(service.items)
+    .filter(([key]) => key.includes('/dropped') || key.includes('/merged'))
+    .map(([key, value]) => `${key} ${n(value)}`)
+    .join(', ');
+  lines.push(
+    `service     ${service.cpuCores < 0 ? 'CPU unknown' : `${n(service.cpuCores)} cores`}, ` +
+      `peak RSS ${service.peakRssBytes < 0 ? 'unknown' : bytes(service.peakRssBytes)}; ` +
+      `merged and dropped: ${lossy === '' ? 'none reported' : lossy}`,
+  );
+  const traffic = figures.viewerTraffic;
+  if (
+    traffic.chatSent + traffic.likesSent + traffic.reconnects > 0 ||
+    traffic.reloadSkipped > 0
+  ) {
+    lines.push(
+      `viewer side sent chat ${n(traffic.chatSent)}, likes ${n(traffic.likesSent)}; ` +
+        `reconnects ${n(traffic.reconnects)} (${n(traffic.rewelcomed)} back in); ` +
+        `seqs skipped on reload ${n(traffic.reloadSkipped)}; ` +
+        `controls: ${record(traffic.controls)}; errors: ${record(traffic.errors)}`,
+    );
+  }
+
+  if (figures.burst !== null) {
+    const burst = figures.burst;
+    lines.push(
+      `burst       ${n(burst.accepted)} ${burst.type} accepted in ${n(burst.durationMs)} ms ` +
+        `(${n(burst.refused)} refused, ${n(burst.failed)} failed), last seq ${n(burst.maxSeq)}`,
+    );
+  }
+
   if (figures.clockSkewedSamples > 0) {
     lines.push(
       `warning     ${n(figures.clockSkewedSamples)} latency samples had a send time after the receive time`,

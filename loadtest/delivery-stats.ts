@@ -31,6 +31,11 @@ export interface DeliveryCounts {
   cacheMisses: number;
   /** Latency samples whose send time was after the receive time. */
   clockSkewed: number;
+  /** Seqs skipped on a `reload` control (beyond the edge's history). */
+  reloadSkipped: number;
+  /** Chat and like frames sent by viewers. */
+  chatSent: number;
+  likesSent: number;
 }
 
 export function emptyDeliveryCounts(): DeliveryCounts {
@@ -46,6 +51,9 @@ export function emptyDeliveryCounts(): DeliveryCounts {
     cacheHits: 0,
     cacheMisses: 0,
     clockSkewed: 0,
+    reloadSkipped: 0,
+    chatSent: 0,
+    likesSent: 0,
   };
 }
 
@@ -67,6 +75,9 @@ export function addDeliveryCounts(
   into.cacheHits += other.cacheHits;
   into.cacheMisses += other.cacheMisses;
   into.clockSkewed += other.clockSkewed;
+  into.reloadSkipped += other.reloadSkipped;
+  into.chatSent += other.chatSent;
+  into.likesSent += other.likesSent;
 }
 
 /** Connection counts of one process; totals, not deltas. */
@@ -74,8 +85,11 @@ export interface ConnectionCounts {
   attempted: number;
   /** Upgrades that completed. */
   opened: number;
-  /** Viewers that got their welcome frame. */
+  /** Viewers that got their (first) welcome frame. */
   welcomed: number;
+  /** Connections opened again after a close, and welcomed again. */
+  reconnects: number;
+  rewelcomed: number;
   /** Currently open. */
   open: number;
   failed: Record<string, number>;
@@ -92,6 +106,8 @@ export function emptyConnectionCounts(): ConnectionCounts {
     attempted: 0,
     opened: 0,
     welcomed: 0,
+    reconnects: 0,
+    rewelcomed: 0,
     open: 0,
     failed: {},
     closed: {},

@@ -11,7 +11,10 @@ import {
   type PublishType,
   type PublishTypeCounts,
 } from './publisher.js';
+import type { BurstResult } from './publisher.js';
 import type { RunResult } from './run.js';
+import { viewerCount } from './scenario.js';
+import { itemsBetween } from './service-metrics.js';
 
 export interface Figures {
   viewers: {
@@ -62,8 +65,30 @@ export interface Figures {
     viewersBehind: number;
     viewersGone: number;
   };
+  /** Read from the service's /metrics; -1 where it exposes nothing. */
+  service: {
+    /** Mean CPU over the steady window, in cores. */
+    cpuCores: number;
+    peakRssBytes: number;
+    /** Priority engine outcomes over the run, by `class/outcome[/reason]`. */
+    items: Record<string, number>;
+  };
+  /** What the viewers themselves did. */
+  viewerTraffic: {
+    chatSent: number;
+    likesSent: number;
+    reconnects: number;
+    rewelcomed: number;
+    /** Seqs skipped on `reload` (past the edge's history): not counted as lost. */
+    reloadSkipped: number;
+    controls: Record<string, number>;
+    errors: Record<string, number>;
+  };
+  burst: BurstResult | null;
   simulator: {
     processes: number;
+    /** CPU of the coordinating process (publisher) while publishing. */
+    coordinatorCpuCores: number;
     /** Share of frames summarized from the per-room cache. */
     frameCacheHitRatio: number;
     /** Mean CPU of all simulator processes over the steady window, in cores. */
@@ -92,32 +117,42 @@ export function computeFigures(result: RunResult): Figures {
     ITEM_CLASSES.map((name, i) => [name, perSecond(delivery.items[i] ?? 0)]),
   ) as Record<ItemClass, number>;
   let accepted = 0;
-  let late = publish.late;
   let skipped = 0;
   for (const type of PUBLISH_TYPES) {
     accepted += publish.byType[type].accepted;
     skipped += publish.byType[type].skipped;
   }
 
-  late = publish.late;
   let cpuMs = 0;
   let peakRss = 0;
+  let serviceCpuMs = 0;
+  let serviceCpuKnown = false;
+  let servicePeakRss = -1;
   for (const interval of timeline.intervals) {
     peakRss = Math.max(peakRss, interval.simulatorRssBytes);
+    servicePeakRss = Math.max(servicePeakRss, interval.serviceRssBytes);
     if (
       interval.endMs > 0 &&
       interval.startMs >= publish.startMs &&
       interval.endMs <= publish.endMs
     ) {
       cpuMs += interval.simulatorCpuMs;
+      if (interval.serviceCpuMs >= 0) {
+        serviceCpuMs += interval.serviceCpuMs;
+        serviceCpuKnown = true;
+      }
     }
   }
+
+  const samples = timeline.serviceSamples;
+  const firstSample = samples[0];
+  const lastSample = samples.at(-1);
 
   const lookups = total.cacheHits + total.cacheMisses;
   const closedEarly = { ...connections.closed };
   return {
     viewers: {
-      planned: result.options.viewers,
+      planned: viewerCount(result.scenario),
       welcomed: result.readiness.welcomed,
       failed: connections.failed,
       connectPerSecond:
@@ -133,7 +168,7 @@ export function computeFigures(result: RunResult): Figures {
         (accepted * 1000) / Math.max(1, publish.endMs - publish.startMs),
       ),
       httpLatency: percentilesOf(publish.httpLatency),
-      late,
+      late: publish.late,
       skipped,
     },
     delivered: {
@@ -161,8 +196,30 @@ export function computeFigures(result: RunResult): Figures {
       viewersBehind: drain.behind,
       viewersGone: drain.gone,
     },
+    service: {
+      cpuCores:
+        serviceCpuKnown && seconds > 0
+          ? round(serviceCpuMs / 1000 / seconds, 2)
+          : -1,
+      peakRssBytes: servicePeakRss,
+      items:
+        firstSample !== undefined && lastSample !== undefined
+          ? itemsBetween(firstSample, lastSample)
+          : {},
+    },
+    viewerTraffic: {
+      chatSent: total.chatSent,
+      likesSent: total.likesSent,
+      reconnects: connections.reconnects,
+      rewelcomed: connections.rewelcomed,
+      reloadSkipped: total.reloadSkipped,
+      controls: connections.controls,
+      errors: connections.errors,
+    },
+    burst: result.burst,
     simulator: {
       processes: result.processes,
+      coordinatorCpuCores: round(result.coordinatorCpuCores, 2),
       frameCacheHitRatio: lookups > 0 ? round(total.cacheHits / lookups, 4) : 0,
       cpuCores: seconds > 0 ? round(cpuMs / 1000 / seconds, 2) : 0,
       peakRssBytes: peakRss,

@@ -29,12 +29,34 @@ export interface WorkerPlan {
   pingIntervalMs: number;
   /** Prefix of the simulated users' ids. */
   userPrefix: string;
+  /** Share of this process's viewers that read slowly, and how slowly. */
+  slowShare: number;
+  slowBytesPerSecond: number;
+  /** Frames this process's viewers send per second, over all its rooms. */
+  chatPerSecond: number;
+  likesPerSecond: number;
+  /** Chat text length of viewer chat, send time included. */
+  chatBytes: number;
+  /** Viewers of this process that leave and come back per second. */
+  churnPerSecond: number;
+  /** Reconnect (with resume) after a close whose advice allows it. */
+  reconnect: boolean;
 }
+
+/** Chaos a simulator process carries out on its own viewers. */
+export type ViewerChaos =
+  /** Drop the share's TCP connections at once and reconnect them all at once. */
+  | 'reconnect-storm'
+  /** Drop the share's TCP connections without a close frame, for good. */
+  | 'abort-connections';
 
 export type CoordinatorMessage =
   | { type: 'start'; plan: WorkerPlan }
   /** Ends interval `index`: the process answers with its snapshot. */
   | { type: 'tick'; index: number }
+  /** Starts the viewers' own traffic (chat, likes, churn). */
+  | { type: 'publishing' }
+  | { type: 'chaos'; action: ViewerChaos; share: number }
   | {
       type: 'drain';
       /** Each room's last published seq. */
@@ -55,7 +77,7 @@ export interface DrainReport {
   behind: number;
   /** Reliable items those open viewers never received. */
   missingAtEnd: number;
-  /** Viewers whose connection closed or failed before the end. */
+  /** Viewers not connected at the end (failed, aborted, or not back yet). */
   gone: number;
   /** Reliable items published after those viewers left (not loss). */
   missedWhileGone: number;

@@ -231,6 +231,15 @@ export class LeanWebSocket {
     this.#socket?.destroy();
   }
 
+  /** Stops reading: the kernel buffers fill and the server sees backpressure. */
+  pause(): void {
+    this.#socket?.pause();
+  }
+
+  resume(): void {
+    this.#socket?.resume();
+  }
+
   #failConnect(failure: ConnectFailure, detail: string, status: number): void {
     if (this.#state !== 'connecting') {
       return;

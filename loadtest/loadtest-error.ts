@@ -13,7 +13,9 @@ export type LoadtestErrorCode =
   /** A simulator process failed or exited early. */
   | 'LOADTEST_WORKER_FAILED'
   /** A phase of the run did not finish within its bound. */
-  | 'LOADTEST_PHASE_TIMEOUT';
+  | 'LOADTEST_PHASE_TIMEOUT'
+  /** A service the load test starts itself did not come up. */
+  | 'LOADTEST_SPAWN_FAILED';
 
 export class LoadtestError extends Error {
   readonly code: LoadtestErrorCode;

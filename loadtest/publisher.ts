@@ -341,3 +341,63 @@ export class Publisher {
     maybeDone();
   }
 }
+
+export interface BurstResult {
+  type: PublishType;
+  room: string;
+  accepted: number;
+  refused: number;
+  failed: number;
+  /** Highest seq acknowledged. */
+  maxSeq: number;
+  durationMs: number;
+}
+
+/**
+ * Publishes `count` messages to one room as fast as the admin API takes them,
+ * `concurrency` in flight: closed loop on purpose, to find what the API
+ * accepts under a burst. Its latency is not a rate's latency and is not
+ * recorded; the viewers still record the latency of every item.
+ */
+export async function publishBurst(
+  admin: PublishTarget,
+  room: string,
+  type: PublishType,
+  count: number,
+  concurrency: number,
+): Promise<BurstResult> {
+  const startMs = nowMs();
+  const result: BurstResult = {
+    type,
+    room,
+    accepted: 0,
+    refused: 0,
+    failed: 0,
+    maxSeq: 0,
+    durationMs: 0,
+  };
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      const ordinal = next;
+      next += 1;
+      try {
+        const reply = await admin.publish(
+          room,
+          messageBody(type, nowMs(), ordinal, 40),
+        );
+        if (reply.status === 202) {
+          result.accepted += 1;
+          result.maxSeq = Math.max(result.maxSeq, reply.seq ?? 0);
+        } else {
+          result.refused += 1;
+        }
+      } catch {
+        result.failed += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  result.durationMs = nowMs() - startMs;
+  return result;
+}

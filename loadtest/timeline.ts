@@ -21,6 +21,7 @@ import {
   type Histogram,
 } from './latency-histogram.js';
 import { PUBLISH_TYPES, type PublishType } from './publisher.js';
+import { itemsBetween, type ServiceSample } from './service-metrics.js';
 
 export interface Interval {
   index: number;
@@ -37,6 +38,11 @@ export interface Interval {
   /** Simulator processes: CPU used in the interval and memory at its end. */
   simulatorCpuMs: number;
   simulatorRssBytes: number;
+  /** The service: CPU used in the interval (-1 unknown) and memory. */
+  serviceCpuMs: number;
+  serviceRssBytes: number;
+  /** Priority engine outcomes in the interval, by `class/outcome[/reason]`. */
+  serviceItems: Record<string, number>;
   /** Messages accepted by the admin API in the interval, by type. */
   published: Record<PublishType, number>;
   publishRefused: number;
@@ -59,6 +65,8 @@ export class Timeline {
   /** Latest connection counts of each simulator process. */
   readonly #connections = new Map<number, ConnectionCounts>();
   readonly #rss = new Map<number, number>();
+  /** Service samples in the order taken. */
+  readonly serviceSamples: ServiceSample[] = [];
   #current: Interval;
 
   constructor(startMs: number) {
@@ -104,6 +112,22 @@ export class Timeline {
     );
   }
 
+  /** A service sample taken when interval `index` ended. */
+  addServiceSample(sample: ServiceSample, index: number): void {
+    const previous = this.serviceSamples.at(-1);
+    this.serviceSamples.push(sample);
+    const interval = this.#intervalAt(index);
+    interval.serviceRssBytes = sample.rssBytes;
+    if (previous !== undefined) {
+      if (sample.cpuSeconds >= 0 && previous.cpuSeconds >= 0) {
+        interval.serviceCpuMs =
+          (sample.cpuSeconds - previous.cpuSeconds) * 1000;
+      }
+
+      interval.serviceItems = itemsBetween(previous, sample);
+    }
+  }
+
   addPublishReply(type: PublishType, accepted: boolean): void {
     if (accepted) {
       this.#current.published[type] += 1;
@@ -119,6 +143,8 @@ export class Timeline {
       total.attempted += counts.attempted;
       total.opened += counts.opened;
       total.welcomed += counts.welcomed;
+      total.reconnects += counts.reconnects;
+      total.rewelcomed += counts.rewelcomed;
       total.open += counts.open;
       addRecord(total.failed, counts.failed);
       addRecord(total.closed, counts.closed);
@@ -182,6 +208,9 @@ export class Timeline {
       welcomed: 0,
       simulatorCpuMs: 0,
       simulatorRssBytes: 0,
+      serviceCpuMs: -1,
+      serviceRssBytes: -1,
+      serviceItems: {},
       published: emptyPublished(),
       publishRefused: 0,
     };

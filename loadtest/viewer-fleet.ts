@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type {
   CoordinatorMessage,
   DrainReport,
+  ViewerChaos,
   WorkerMessage,
   WorkerPlan,
 } from './fleet-messages.js';
@@ -48,8 +49,15 @@ export class ViewerFleet {
     return this.#timeline;
   }
 
-  /** Forks one process per plan and starts connecting. */
-  start(plans: WorkerPlan[], intervalMs: number): void {
+  /**
+   * Forks one process per plan and starts connecting.
+   * @param onTick called as each interval ends, e.g. to sample the service
+   */
+  start(
+    plans: WorkerPlan[],
+    intervalMs: number,
+    onTick: (index: number) => void = () => undefined,
+  ): void {
     for (const plan of plans) {
       const child = fork(PROCESS_ENTRY, [], {
         execArgv: ['--import', import.meta.resolve('tsx')],
@@ -84,6 +92,7 @@ export class ViewerFleet {
       const index = this.#tickIndex;
       this.#tickIndex += 1;
       this.#timeline.beginInterval(index, Date.now());
+      onTick(index);
       for (const member of this.#members) {
         if (!member.exited && member.drained === null) {
           this.#send(member, { type: 'tick', index });
@@ -151,6 +160,22 @@ export class ViewerFleet {
     }
 
     return total;
+  }
+
+  /** Publishing has started: the viewers start their own traffic. */
+  publishing(): void {
+    this.#broadcast({ type: 'publishing' });
+  }
+
+  /** Chaos on the viewers' side: storms and aborted connections. */
+  chaos(action: ViewerChaos, share: number): void {
+    this.#broadcast({ type: 'chaos', action, share });
+  }
+
+  #broadcast(message: CoordinatorMessage): void {
+    for (const member of this.#members) {
+      this.#send(member, message);
+    }
   }
 
   /** Kills every process still running; safe to call more than once. */

@@ -1,27 +1,39 @@
 /**
  * Entry point of a simulator process (forked by {@link ViewerFleet}). It mints
  * tokens for its viewers, connects them at the planned rate, keeps them alive
- * with `ping` frames, sends a snapshot of its counters every interval, and on
- * `drain` waits until its viewers have every reliable item published, reports
- * and exits.
+ * with `ping` frames, runs the viewers' own behaviour (slow reading, chat and
+ * likes, churn, chaos), answers each tick with a snapshot of its counters,
+ * and on `drain` waits until its viewers have every reliable item published,
+ * reports and exits.
+ *
+ * Timers are per process, never per viewer: one ticker each for connecting,
+ * pinging (a slice of the viewers per second), refilling slow readers and
+ * the viewers' own traffic.
  */
+import { closeCodeByNumber, encodeValue } from '../protocol/index.js';
+import { AdminClient } from './admin-client.js';
 import { DeliveryStats, bump } from './delivery-stats.js';
 import type {
   CoordinatorMessage,
   DrainReport,
+  ViewerChaos,
   WorkerMessage,
   WorkerPlan,
 } from './fleet-messages.js';
 import { RoomFrameCache } from './frame-summary.js';
-import { AdminClient } from './admin-client.js';
 import { LoadtestError } from './loadtest-error.js';
+import { chatText, nowMs } from './send-time.js';
 import { Viewer, type RoomTrack, type ViewerEvents } from './viewer.js';
 
 const CONNECT_TICK_MS = 10;
+const TRAFFIC_TICK_MS = 100;
 /** Token requests in flight per process. */
 const MAX_MINTS_IN_FLIGHT = 32;
 /** How long closing viewers get to finish the close handshake. */
 const CLOSE_WAIT_MS = 3000;
+/** Reconnects after a server close wait a random delay up to this. */
+const RECONNECT_JITTER_MS = 1000;
+const LIKE_FRAME = encodeValue({ t: 'like', count: 1 });
 
 function send(message: WorkerMessage): void {
   process.send?.(message);
@@ -38,22 +50,33 @@ function sendFlushed(message: WorkerMessage): Promise<void> {
   });
 }
 
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 class ViewerProcess implements ViewerEvents {
   readonly stats = new DeliveryStats();
   readonly #plan: WorkerPlan;
   readonly #admin: AdminClient;
   readonly #rooms: RoomTrack[];
   readonly #viewers: Viewer[] = [];
+  readonly #slow: Viewer[] = [];
   readonly #edge: URL;
+  /** Viewers that will not come back: failed, aborted, or told never to. */
+  readonly #gone = new Set<Viewer>();
+  /** Viewers this process closed on purpose and will reconnect at once. */
+  readonly #leaving = new Set<Viewer>();
   #started = 0;
   #mintsInFlight = 0;
   #settled = 0;
   #readySent = false;
   #behind = 0;
   #onAllCaughtUp: (() => void) | null = null;
-  #ended = 0;
   #onAllEnded: (() => void) | null = null;
+  #closing = false;
   #timers: NodeJS.Timeout[] = [];
+  #trafficTimer: NodeJS.Timeout | null = null;
+  #cursor = 0;
 
   constructor(plan: WorkerPlan) {
     this.#plan = plan;
@@ -68,6 +91,8 @@ class ViewerProcess implements ViewerEvents {
       cache: new RoomFrameCache(),
       finalSeq: -1,
     }));
+    const slowEvery =
+      plan.slowShare > 0 ? Math.max(1, Math.round(1 / plan.slowShare)) : 0;
     // Interleave rooms so every room fills at the same pace.
     const remaining = plan.rooms.map((room) => room.viewers);
     const perRoomIndex = plan.rooms.map(() => 0);
@@ -83,9 +108,18 @@ class ViewerProcess implements ViewerEvents {
         remaining[r] = (remaining[r] ?? 0) - 1;
         left -= 1;
         const sampled = plan.sampleEvery > 0 && index % plan.sampleEvery === 0;
-        this.#viewers.push(
-          new Viewer(this.#rooms[r] as RoomTrack, sampled, this),
+        // Offset by one so the sampled viewers are fast readers.
+        const slow = slowEvery > 0 && (index + 1) % slowEvery === 0;
+        const viewer = new Viewer(
+          this.#rooms[r] as RoomTrack,
+          sampled,
+          slow ? plan.slowBytesPerSecond : 0,
+          this,
         );
+        this.#viewers.push(viewer);
+        if (slow) {
+          this.#slow.push(viewer);
+        }
       }
     }
   }
@@ -110,7 +144,81 @@ class ViewerProcess implements ViewerEvents {
     }, CONNECT_TICK_MS);
     this.#timers.push(connectTimer);
     this.#startPings();
+    if (this.#slow.length > 0) {
+      this.#timers.push(
+        setInterval(() => {
+          for (const viewer of this.#slow) {
+            viewer.refillReadBudget(TRAFFIC_TICK_MS);
+          }
+        }, TRAFFIC_TICK_MS),
+      );
+    }
+
     this.#checkReady();
+  }
+
+  /** Starts the viewers' own traffic: chat, likes and churn. */
+  startTraffic(): void {
+    const plan = this.#plan;
+    if (plan.chatPerSecond + plan.likesPerSecond + plan.churnPerSecond === 0) {
+      return;
+    }
+
+    const startMs = Date.now();
+    let chats = 0;
+    let likes = 0;
+    let churned = 0;
+    this.#trafficTimer = setInterval(() => {
+      const elapsedMs = Date.now() - startMs;
+      const due = (perSecond: number): number =>
+        Math.floor((elapsedMs * perSecond) / 1000);
+      for (; chats < due(plan.chatPerSecond); chats++) {
+        const viewer = this.#nextConnected();
+        if (
+          viewer?.send(
+            encodeValue({ t: 'chat', text: chatText(nowMs(), plan.chatBytes) }),
+          ) === true
+        ) {
+          this.stats.delivery.chatSent += 1;
+        }
+      }
+
+      for (; likes < due(plan.likesPerSecond); likes++) {
+        if (this.#nextConnected()?.send(LIKE_FRAME) === true) {
+          this.stats.delivery.likesSent += 1;
+        }
+      }
+
+      for (; churned < due(plan.churnPerSecond); churned++) {
+        const viewer = this.#nextConnected();
+        if (viewer !== undefined) {
+          this.#leaving.add(viewer);
+          viewer.close();
+        }
+      }
+    }, TRAFFIC_TICK_MS);
+  }
+
+  chaos(action: ViewerChaos, share: number): void {
+    const every = share > 0 ? Math.max(1, Math.round(1 / share)) : 0;
+    if (every === 0) {
+      return;
+    }
+
+    for (let i = 0; i < this.#viewers.length; i += every) {
+      const viewer = this.#viewers[i] as Viewer;
+      if (!viewer.connected) {
+        continue;
+      }
+
+      if (action === 'reconnect-storm') {
+        this.#leaving.add(viewer);
+      } else {
+        this.#gone.add(viewer);
+      }
+
+      viewer.destroy();
+    }
   }
 
   async drain(
@@ -118,13 +226,17 @@ class ViewerProcess implements ViewerEvents {
     timeoutMs: number,
     graceMs: number,
   ): Promise<void> {
+    if (this.#trafficTimer !== null) {
+      clearInterval(this.#trafficTimer);
+    }
+
     for (const room of this.#rooms) {
       room.finalSeq = finalSeqs[room.id] ?? 0;
     }
 
     this.#behind = 0;
     for (const viewer of this.#viewers) {
-      if (viewer.isOpen && viewer.welcomed && !viewer.caughtUp) {
+      if (this.#awaited(viewer)) {
         this.#behind += 1;
       }
     }
@@ -140,13 +252,18 @@ class ViewerProcess implements ViewerEvents {
       this.#onAllCaughtUp = null;
     } else {
       await Promise.race([caughtUp, delay(timeoutMs)]);
+      this.#onAllCaughtUp = null;
     }
 
     await delay(graceMs);
-    const report = this.#drainReport();
+    for (const timer of this.#timers) {
+      clearInterval(timer);
+    }
+
+    this.#closing = true;
     await sendFlushed({
       type: 'drained',
-      report,
+      report: this.#drainReport(),
       snapshot: this.stats.takeSnapshot(this.#plan.worker, -1),
     });
     await this.#closeAll();
@@ -164,33 +281,86 @@ class ViewerProcess implements ViewerEvents {
   }
 
   onCaughtUp(): void {
+    this.#notBehind();
+  }
+
+  onEnded(viewer: Viewer, code: number): void {
+    if (this.#closing) {
+      this.#checkAllEnded();
+      return;
+    }
+
+    if (!viewer.welcomed) {
+      // Never got in: a failed first connection is final.
+      this.#markGone(viewer);
+      this.#settle();
+      return;
+    }
+
+    if (this.#leaving.delete(viewer)) {
+      viewer.reconnect();
+      return;
+    }
+
+    if (this.#gone.has(viewer)) {
+      this.#markGone(viewer);
+      return;
+    }
+
+    const advice = code < 0 ? 'backoff' : closeCodeByNumber(code)?.advice;
+    if (
+      this.#plan.reconnect &&
+      (code === 1006 || (advice !== undefined && advice !== 'never'))
+    ) {
+      setTimeout(() => {
+        if (!this.#closing) {
+          viewer.reconnect();
+        }
+      }, Math.random() * RECONNECT_JITTER_MS);
+      return;
+    }
+
+    this.#markGone(viewer);
+  }
+
+  /** A viewer the drain waits for: in the run, and not yet caught up. */
+  #awaited(viewer: Viewer): boolean {
+    return viewer.welcomed && !this.#gone.has(viewer) && !viewer.caughtUp;
+  }
+
+  #markGone(viewer: Viewer): void {
+    const wasAwaited = this.#awaited(viewer);
+    this.#gone.add(viewer);
+    if (wasAwaited) {
+      this.#notBehind();
+    }
+  }
+
+  #notBehind(): void {
     if (this.#onAllCaughtUp === null) {
       return;
     }
 
     this.#behind -= 1;
-    if (this.#behind === 0) {
+    if (this.#behind <= 0) {
       this.#onAllCaughtUp();
       this.#onAllCaughtUp = null;
     }
   }
 
-  onEnded(viewer: Viewer): void {
-    if (!viewer.welcomed) {
-      this.#settle();
-    } else if (
-      this.#onAllCaughtUp !== null &&
-      !viewer.caughtUp &&
-      this.#behind > 0
-    ) {
-      // A viewer that leaves during the drain is no longer waited for.
-      this.onCaughtUp();
+  /** Round-robin over the viewers, skipping ones not connected. */
+  #nextConnected(): Viewer | undefined {
+    let tries = this.#viewers.length;
+    while (tries > 0) {
+      tries -= 1;
+      this.#cursor = (this.#cursor + 1) % this.#viewers.length;
+      const viewer = this.#viewers[this.#cursor];
+      if (viewer?.connected === true) {
+        return viewer;
+      }
     }
 
-    this.#ended += 1;
-    if (this.#ended === this.#viewers.length) {
-      this.#onAllEnded?.();
-    }
+    return undefined;
   }
 
   #settle(): void {
@@ -237,7 +407,7 @@ class ViewerProcess implements ViewerEvents {
             this.stats.connections.failed,
             error instanceof LoadtestError ? `token_${error.code}` : 'token',
           );
-          this.onEnded(viewer);
+          this.onEnded(viewer, -1);
         },
       )
       .finally(() => {
@@ -274,11 +444,12 @@ class ViewerProcess implements ViewerEvents {
     };
     for (const viewer of this.#viewers) {
       const missing = Math.max(0, viewer.room.finalSeq - viewer.lastSeq);
-      if (!viewer.isOpen || !viewer.welcomed) {
+      if (!viewer.connected) {
         report.gone += 1;
         if (viewer.welcomed) {
           report.missedWhileGone += missing;
         }
+
         continue;
       }
 
@@ -294,33 +465,31 @@ class ViewerProcess implements ViewerEvents {
     return report;
   }
 
-  async #closeAll(): Promise<void> {
-    for (const timer of this.#timers) {
-      clearInterval(timer);
+  #checkAllEnded(): void {
+    if (this.#onAllEnded !== null && this.#viewers.every((v) => !v.isOpen)) {
+      this.#onAllEnded();
+      this.#onAllEnded = null;
     }
+  }
 
+  async #closeAll(): Promise<void> {
     const allEnded = new Promise<void>((resolve) => {
       this.#onAllEnded = resolve;
     });
-    if (this.#ended === this.#viewers.length) {
-      this.#onAllEnded = null;
-    } else {
-      for (const viewer of this.#viewers) {
+    for (const viewer of this.#viewers) {
+      if (viewer.isOpen) {
         viewer.close();
       }
+    }
 
-      await Promise.race([allEnded, delay(CLOSE_WAIT_MS)]);
-      for (const viewer of this.#viewers) {
-        viewer.destroy();
-      }
+    this.#checkAllEnded();
+    await Promise.race([allEnded, delay(CLOSE_WAIT_MS)]);
+    for (const viewer of this.#viewers) {
+      viewer.destroy();
     }
 
     this.#admin.close();
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 let running: ViewerProcess | null = null;
@@ -329,16 +498,34 @@ process.on('message', (message: CoordinatorMessage) => {
   if (message.type === 'start' && running === null) {
     running = new ViewerProcess(message.plan);
     running.start();
-  } else if (message.type === 'tick' && running !== null) {
-    running.snapshot(message.index);
-  } else if (message.type === 'drain' && running !== null) {
-    running.drain(message.finalSeqs, message.timeoutMs, message.graceMs).then(
-      () => process.disconnect(),
-      (error: unknown) => {
-        send({ type: 'failed', message: String(error) });
-        process.disconnect();
-      },
-    );
+    return;
+  }
+
+  if (running === null) {
+    return;
+  }
+
+  switch (message.type) {
+    case 'tick':
+      running.snapshot(message.index);
+      break;
+    case 'publishing':
+      running.startTraffic();
+      break;
+    case 'chaos':
+      running.chaos(message.action, message.share);
+      break;
+    case 'drain':
+      running.drain(message.finalSeqs, message.timeoutMs, message.graceMs).then(
+        () => process.disconnect(),
+        (error: unknown) => {
+          send({ type: 'failed', message: String(error) });
+          process.disconnect();
+        },
+      );
+      break;
+    default:
+      break;
   }
 });
 

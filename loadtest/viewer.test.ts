@@ -53,7 +53,7 @@ for (const sampled of [false, true]) {
       cache: new RoomFrameCache(),
       finalSeq: -1,
     };
-    const viewer = new Viewer(room, sampled, events);
+    const viewer = new Viewer(room, sampled, 0, events);
     viewer.onMessage(welcome(3));
     viewer.onMessage(gifts(4, 5));
     viewer.onMessage(gifts(8));

@@ -1,6 +1,6 @@
 /**
  * One simulated viewer: a lean WebSocket, the last reliable seq it saw, and
- * nothing else of its own. What it receives is counted in the process-wide
+ * little else of its own. What it receives is counted in the process-wide
  * {@link DeliveryStats}.
  *
  * Every viewer checks its reliable seqs: a seq past the next expected one
@@ -8,6 +8,12 @@
  * duplicated. Most viewers get a frame's seqs from the room's frame cache; a
  * sampled viewer decodes every frame itself (an independent check of the
  * cache) and records the latency of every item that carries a send time.
+ *
+ * A viewer that reconnects asks for `resume=<last seq>`: the edge replays what
+ * it missed, exactly once and in order, so the seq check runs on unchanged
+ * across connections. A `reload` control (history no longer holds the seqs
+ * asked for) moves the viewer to the room's position and counts the skipped
+ * seqs apart from loss.
  */
 import { encodeValue } from '../protocol/index.js';
 import type { DeliveryStats } from './delivery-stats.js';
@@ -40,8 +46,11 @@ export interface ViewerEvents {
   onWelcomed(viewer: Viewer): void;
   /** The viewer has every reliable item up to the room's final seq. */
   onCaughtUp(viewer: Viewer): void;
-  /** The connection failed to open, or closed after opening. */
-  onEnded(viewer: Viewer): void;
+  /**
+   * The connection failed to open (`code` -1) or closed after opening. The
+   * process decides whether the viewer comes back.
+   */
+  onEnded(viewer: Viewer, code: number): void;
 }
 
 const PING_FRAME = encodeValue({ t: 'ping' });
@@ -52,28 +61,39 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export class Viewer implements LeanSocketHandler {
   readonly room: RoomTrack;
   readonly sampled: boolean;
+  /** Bytes per second this viewer reads at most; 0 for no limit. */
+  readonly readBytesPerSecond: number;
   readonly #events: ViewerEvents;
-  readonly #socket: LeanWebSocket;
+  #socket: LeanWebSocket;
+  #connect: LeanConnectOptions | null = null;
   #lastSeq = -1;
   #welcomeSeq = -1;
   #connectStartMs = 0;
   #welcomed = false;
+  #connected = false;
   #caughtUp = false;
-  #ended = false;
+  #readBudget = 0;
+  #paused = false;
 
-  constructor(room: RoomTrack, sampled: boolean, events: ViewerEvents) {
+  constructor(
+    room: RoomTrack,
+    sampled: boolean,
+    readBytesPerSecond: number,
+    events: ViewerEvents,
+  ) {
     this.room = room;
     this.sampled = sampled;
+    this.readBytesPerSecond = readBytesPerSecond;
     this.#events = events;
     this.#socket = new LeanWebSocket(this, MAX_MESSAGE_BYTES);
   }
 
-  /** The last reliable seq seen; -1 before the welcome frame. */
+  /** The last reliable seq seen; -1 before the first welcome frame. */
   get lastSeq(): number {
     return this.#lastSeq;
   }
 
-  /** The room's seq when this viewer joined; -1 before the welcome frame. */
+  /** The room's seq at this viewer's first welcome; -1 before it. */
   get welcomeSeq(): number {
     return this.#welcomeSeq;
   }
@@ -82,18 +102,41 @@ export class Viewer implements LeanSocketHandler {
     return this.#socket.isOpen;
   }
 
+  /** Welcomed at least once. */
   get welcomed(): boolean {
     return this.#welcomed;
+  }
+
+  /** Welcomed on the current connection. */
+  get connected(): boolean {
+    return this.#connected && this.#socket.isOpen;
   }
 
   get caughtUp(): boolean {
     return this.#caughtUp;
   }
 
+  /** First connection; the options are kept for reconnecting. */
   connect(options: LeanConnectOptions): void {
-    this.#connectStartMs = nowMs();
-    this.#events.stats.connections.attempted += 1;
-    this.#socket.connect(options);
+    this.#connect = options;
+    this.#open(options);
+  }
+
+  /** Connects again, asking the edge to replay what was missed. */
+  reconnect(): void {
+    const options = this.#connect;
+    if (options === null) {
+      return;
+    }
+
+    this.#socket = new LeanWebSocket(this, MAX_MESSAGE_BYTES);
+    this.#paused = false;
+    const resume =
+      this.#lastSeq >= 0
+        ? `${options.path.includes('?') ? '&' : '?'}resume=${this.#lastSeq}`
+        : '';
+    this.#events.stats.connections.reconnects += 1;
+    this.#open({ ...options, path: options.path + resume });
   }
 
   ping(): void {
@@ -110,6 +153,19 @@ export class Viewer implements LeanSocketHandler {
 
   destroy(): void {
     this.#socket.destroy();
+  }
+
+  /** Refills a slow reader's budget for `elapsedMs` and reads on if it can. */
+  refillReadBudget(elapsedMs: number): void {
+    const cap = this.readBytesPerSecond / 10;
+    this.#readBudget = Math.min(
+      cap,
+      this.#readBudget + (this.readBytesPerSecond * elapsedMs) / 1000,
+    );
+    if (this.#paused && this.#readBudget > 0) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
   }
 
   /** Re-checks against the room's final seq, once it is known. */
@@ -141,14 +197,15 @@ export class Viewer implements LeanSocketHandler {
       this.#events.stats.connections.failed,
       status > 0 ? `${failure}_${status}` : failure,
     );
-    this.#end();
+    this.#events.onEnded(this, -1);
   }
 
   onClose(code: number): void {
     const connections = this.#events.stats.connections;
     connections.open -= 1;
+    this.#connected = false;
     bump(connections.closed, String(code));
-    this.#end();
+    this.#events.onEnded(this, code);
   }
 
   onMessage(payload: Buffer): void {
@@ -156,6 +213,14 @@ export class Viewer implements LeanSocketHandler {
     const delivery = stats.delivery;
     delivery.frames += 1;
     delivery.bytes += payload.length;
+    if (this.readBytesPerSecond > 0) {
+      this.#readBudget -= payload.length;
+      if (this.#readBudget <= 0 && !this.#paused) {
+        this.#paused = true;
+        this.#socket.pause();
+      }
+    }
+
     let summary: FrameSummary;
     let decoded: unknown = null;
     if (this.sampled) {
@@ -175,19 +240,16 @@ export class Viewer implements LeanSocketHandler {
         this.checkCaughtUp();
         return;
       case 'welcome':
-        if (!this.#welcomed) {
-          this.#welcomed = true;
-          this.#lastSeq = summary.seq;
-          this.#welcomeSeq = summary.seq;
-          stats.connections.welcomed += 1;
-          stats.recordConnectLatency(nowMs() - this.#connectStartMs);
-          this.#events.onWelcomed(this);
-          this.checkCaughtUp();
-        }
-
+        this.#onWelcome(summary);
         return;
       case 'control':
         bump(stats.connections.controls, summary.reason);
+        if (summary.reason === 'reload' && summary.seq >= 0) {
+          delivery.reloadSkipped += Math.max(0, summary.seq - this.#lastSeq);
+          this.#lastSeq = summary.seq;
+          this.checkCaughtUp();
+        }
+
         return;
       case 'error':
         bump(stats.connections.errors, summary.reason);
@@ -195,6 +257,30 @@ export class Viewer implements LeanSocketHandler {
       default:
         return;
     }
+  }
+
+  #open(options: LeanConnectOptions): void {
+    this.#connectStartMs = nowMs();
+    this.#events.stats.connections.attempted += 1;
+    this.#socket.connect(options);
+  }
+
+  #onWelcome(summary: FrameSummary): void {
+    const stats = this.#events.stats;
+    this.#connected = true;
+    stats.recordConnectLatency(nowMs() - this.#connectStartMs);
+    if (this.#welcomed) {
+      // A reconnect: the seq check carries on from the last seq seen.
+      stats.connections.rewelcomed += 1;
+      return;
+    }
+
+    this.#welcomed = true;
+    this.#lastSeq = summary.seq;
+    this.#welcomeSeq = summary.seq;
+    stats.connections.welcomed += 1;
+    this.#events.onWelcomed(this);
+    this.checkCaughtUp();
   }
 
   #onBatch(summary: FrameSummary): void {
@@ -247,13 +333,6 @@ export class Viewer implements LeanSocketHandler {
       } else if (item['type'] === 'chat') {
         stats.recordChatLatency(now - sentMs);
       }
-    }
-  }
-
-  #end(): void {
-    if (!this.#ended) {
-      this.#ended = true;
-      this.#events.onEnded(this);
     }
   }
 }
