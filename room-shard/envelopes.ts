@@ -7,7 +7,9 @@
  * - `['input', EngineInput[]]`: viewers' chat and likes batched per tick by an
  *   edge, or lossy messages published through the admin API;
  * - `['members', edgeId, joins: [userId, name, role][], leaves: userId[]]`;
- * - `['close']`: the room was closed; flush and tell the viewers.
+ * - `['close']`: the room was closed; flush and tell the viewers;
+ * - `['load', edgeId, backpressure]`: the share (0..1) of the edge's viewers
+ *   of the room whose send buffers are backed up, sent about once a second.
  *
  * Out of a shard (`channels.roomOut`):
  * - `['frame', maxSeq, viewers, full, reliableOnly, lossyCount]`: one tick's batch; `full`
@@ -28,7 +30,8 @@ export type MemberJoin = [userId: string, name: string, role: ViewerRole];
 export type InboundEnvelope =
   | ['input', EngineInput[]]
   | ['members', string, MemberJoin[], string[]]
-  | ['close'];
+  | ['close']
+  | ['load', string, number];
 
 export type OutboundEnvelope =
   | ['frame', number, number, Buffer, Buffer | true | null, number]
@@ -60,6 +63,13 @@ export function decodeInbound(payload: Buffer): InboundEnvelope | undefined {
         : undefined;
     case 'close':
       return ['close'];
+    case 'load':
+      return typeof value[1] === 'string' &&
+        typeof value[2] === 'number' &&
+        value[2] >= 0 &&
+        value[2] <= 1
+        ? (value as InboundEnvelope)
+        : undefined;
     default:
       return undefined;
   }

@@ -8,6 +8,7 @@
  * Idle rooms cost one check per tick: the engine says when it has nothing
  * pending and the member list says when the count did not move.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { channels, type Bus, type BusHandler } from '../bus/index.js';
 import {
@@ -53,10 +54,17 @@ interface OwnedRoom {
   engine: RoomEngine;
   members: MemberList;
   viewersReported: number;
+  /** The latest backpressure share each edge reported for this room. */
+  backpressure: Map<string, number>;
   closing: boolean;
   onInbound: BusHandler;
   stopFollowing: () => void;
 }
+
+/** How often the shard measures its event-loop lag and tells the engines. */
+const LAG_REPORT_MS = 1000;
+/** Sampling resolution of the lag histogram; subtracted from what it reads. */
+const LAG_RESOLUTION_MS = 20;
 
 export class RoomShard {
   #options: RoomShardOptions;
@@ -64,6 +72,8 @@ export class RoomShard {
   #rooms = new Map<string, OwnedRoom>();
   #claiming = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  #lagTimer: NodeJS.Timeout | undefined;
+  #lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
   #metrics: ShardMetrics;
   /** Accounting of rooms this shard no longer owns, so totals never go back. */
   #retired = emptyAccounting();
@@ -95,6 +105,25 @@ export class RoomShard {
   /** Starts the tick. Rooms may be claimed before or after. */
   start(): void {
     this.#timer ??= setInterval(() => this.tick(), this.#options.tickMs);
+    if (this.#lagTimer === undefined) {
+      this.#lag.enable();
+      this.#lagTimer = setInterval(() => this.#reportLag(), LAG_REPORT_MS);
+    }
+  }
+
+  /**
+   * Tells every room's engine how late this process runs, so lossy budgets
+   * shrink while the shard is overloaded and recover when it is not.
+   */
+  #reportLag(): void {
+    const loopLagMs = Math.max(
+      0,
+      this.#lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS,
+    );
+    this.#lag.reset();
+    for (const room of this.#rooms.values()) {
+      room.engine.setLoad({ loopLagMs });
+    }
   }
 
   /**
@@ -132,6 +161,7 @@ export class RoomShard {
       ),
       members: new MemberList(),
       viewersReported: -1,
+      backpressure: new Map(),
       closing: false,
       onInbound: (payload) => this.#onInbound(room, payload),
       stopFollowing: () => undefined,
@@ -186,6 +216,7 @@ export class RoomShard {
 
     return {
       members: room.members.count,
+      loadFactor: room.engine.loadFactor,
       accounting: room.engine.accounting(),
     };
   }
@@ -203,6 +234,9 @@ export class RoomShard {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    clearInterval(this.#lagTimer);
+    this.#lagTimer = undefined;
+    this.#lag.disable();
     for (const room of [...this.#rooms.values()]) {
       await this.release(room.key);
     }
@@ -311,6 +345,14 @@ export class RoomShard {
       case 'close':
         void this.#close(room);
         return;
+      case 'load': {
+        const [, edgeId, backpressure] = envelope;
+        room.backpressure.set(edgeId, backpressure);
+        room.engine.setLoad({
+          backpressure: Math.max(...room.backpressure.values()),
+        });
+        return;
+      }
     }
   }
 
