@@ -2,16 +2,17 @@
  * Builds the SDK for distribution: one minified ES module with no imports
  * (browsers and Node alike) and its type declarations.
  *
- *   node --import tsx sdk/build.ts
+ *   node --import tsx sdk/build.ts [--bundle-only]
  *
  * writes sdk/dist/roomcast.js (+ .map) and sdk/dist/types/. The edge serves
- * the module to the live-room page at /sdk/roomcast.js.
+ * the module to the live-room page at /sdk/roomcast.js. `--bundle-only`
+ * skips the declarations, which need the TypeScript compiler (a dev
+ * dependency); the bundle needs only esbuild.
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
-import ts from 'typescript';
 
 const sdkDir = fileURLToPath(new URL('.', import.meta.url));
 const rootDir = fileURLToPath(new URL('..', import.meta.url));
@@ -38,7 +39,8 @@ export async function buildBundle(): Promise<{ bytes: number; gzip: number }> {
 }
 
 /** Writes the .d.ts files; throws with the compiler's messages on errors. */
-export function buildTypes(): void {
+export async function buildTypes(): Promise<void> {
+  const { default: ts } = await import('typescript');
   const program = ts.createProgram([`${sdkDir}index.ts`], {
     declaration: true,
     emitDeclarationOnly: true,
@@ -71,7 +73,10 @@ export function buildTypes(): void {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const size = await buildBundle();
-  buildTypes();
+  if (!process.argv.includes('--bundle-only')) {
+    await buildTypes();
+  }
+
   process.stdout.write(
     `sdk/dist/roomcast.js: ${size.bytes} bytes, ${size.gzip} gzipped\n`,
   );
