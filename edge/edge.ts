@@ -39,6 +39,7 @@ import { Admission, type AdmissionRequest, type Refusal } from './admission.js';
 import { ViewerDelivery } from './delivery.js';
 import { LocalRoom, laneTopic } from './local-room.js';
 import { endWithError, serveOps } from './ops-routes.js';
+import { serveStaticFiles } from './static-files.js';
 import { TokenBucket } from './token-bucket.js';
 import { ViewerInput } from './viewer-input.js';
 import type { Viewer } from './viewer.js';
@@ -121,6 +122,7 @@ export class Edge {
       close: (ws, name) => this.#closeViewer(ws, name),
     });
     serveOps(this.#app, options.registry, () => this.ready);
+    serveStaticFiles(this.#app);
     this.#app.ws<Viewer>('/ws', {
       compression: uWS.DISABLED,
       // uWS drops anything larger than this before it reaches us; frames
