@@ -352,56 +352,45 @@ test('client - chat over the welcome limit throws rate_limited instead of sendin
   assert.deepEqual(serverErrors, []);
 });
 
-// TODO(fix): edge/viewer-input.ts answers a resume from past a restarted
-// room's log ('ahead') with reload seq = the viewer's old seq instead of the
-// log's last seq, and then filters the new items up to that seq out of the
-// viewer's catch-up: the client resets to 2 and never sees new seqs 1 and 2.
-// Marked todo until the edge takes the log's seq on 'ahead'.
-test(
-  'client - a server restart loses history, so the client resets and goes on',
-  {
-    todo: 'edge reload seq after a restart: see the TODO(fix) above',
-  },
-  async () => {
-    const restartable = await TestRoomcast.start();
-    const proxy = new DropProxy(restartable.edgePort);
-    await proxy.listen();
-    try {
-      await restartable.createRoom('phoenix');
-      const client = open({
-        url: proxy.wsUrl,
-        token: await restartable.token('phoenix', 'ivy'),
-        random: () => 0.02,
-      });
-      const received = collectReliable(client);
-      await nextEvent(client, 'open');
-      await restartable.publish('phoenix', 'gift', { gift: 'rose' });
-      await restartable.publish('phoenix', 'host', { text: 'before' });
-      await received.until(2);
+test('client - a server restart loses history, so the client resets and goes on', async () => {
+  const restartable = await TestRoomcast.start();
+  const proxy = new DropProxy(restartable.edgePort);
+  await proxy.listen();
+  try {
+    await restartable.createRoom('phoenix');
+    const client = open({
+      url: proxy.wsUrl,
+      token: await restartable.token('phoenix', 'ivy'),
+      random: () => 0.02,
+    });
+    const received = collectReliable(client);
+    await nextEvent(client, 'open');
+    await restartable.publish('phoenix', 'gift', { gift: 'rose' });
+    await restartable.publish('phoenix', 'host', { text: 'before' });
+    await received.until(2);
 
-      const reset = nextEvent(client, 'reset');
-      const goingAway = nextEvent(client, 'closed');
-      await restartable.restart();
-      proxy.targetPort = restartable.edgePort;
-      assert.equal((await goingAway).reason, 'going_away');
-      await restartable.createRoom('phoenix');
-      assert.equal((await reset).seq, 0);
-      assert.equal(client.seq, 0);
+    const reset = nextEvent(client, 'reset');
+    const goingAway = nextEvent(client, 'closed');
+    await restartable.restart();
+    proxy.targetPort = restartable.edgePort;
+    assert.equal((await goingAway).reason, 'going_away');
+    await restartable.createRoom('phoenix');
+    assert.equal((await reset).seq, 0);
+    assert.equal(client.seq, 0);
 
-      await restartable.publish('phoenix', 'host', { text: 'after' });
-      await received.until(3);
-      const after: BatchItem | undefined = received.items[2];
-      assert.deepEqual(after && 'data' in after ? after.data : undefined, {
-        text: 'after',
-      });
-      assert.deepEqual(
-        received.items.map((item) => item.seq),
-        [1, 2, 1],
-      );
-      await client.close();
-    } finally {
-      await proxy.close();
-      await restartable.close();
-    }
-  },
-);
+    await restartable.publish('phoenix', 'host', { text: 'after' });
+    await received.until(3);
+    const after: BatchItem | undefined = received.items[2];
+    assert.deepEqual(after && 'data' in after ? after.data : undefined, {
+      text: 'after',
+    });
+    assert.deepEqual(
+      received.items.map((item) => item.seq),
+      [1, 2, 1],
+    );
+    await client.close();
+  } finally {
+    await proxy.close();
+    await restartable.close();
+  }
+});
