@@ -12,6 +12,9 @@ import type { Logger } from 'pino';
 
 export type RedisClient = Redis | Cluster;
 
+/** Clients being closed on purpose: their disconnect is not news. */
+const closing = new WeakSet<RedisClient>();
+
 export interface RedisTarget {
   /** `single` for REDIS_URL, `cluster` for REDIS_CLUSTER_NODES. */
   mode: 'single' | 'cluster';
@@ -109,7 +112,7 @@ export function connect(
     down = true;
   });
   client.on('close', () => {
-    if (!down) {
+    if (!down && !closing.has(client)) {
       down = true;
       log.warn('redis connection lost');
     }
@@ -131,6 +134,7 @@ export function isReady(client: RedisClient): boolean {
 
 /** Closes a client, waiting for pending replies when it can. */
 export async function disconnect(client: RedisClient): Promise<void> {
+  closing.add(client);
   if (client.status !== 'ready') {
     client.disconnect();
     return;
