@@ -88,6 +88,8 @@ export function buildAdminApi(options: AdminApiOptions): AdminApp {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
   });
 
+  // JSON only: anything else is answered 415 rather than parsed as text.
+  app.removeContentTypeParser('text/plain');
   app.decorateRequest('tenant', '');
   app.addHook('onResponse', async (request, reply) => {
     requestSeconds.observe(

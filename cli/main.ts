@@ -16,18 +16,23 @@ import {
   startShard,
   startStandalone,
 } from '../roles/index.js';
+import { watch } from './watch.js';
 
 const ROLES = ['standalone', 'edge', 'shard', 'admin', 'cluster'] as const;
 const USAGE = `usage: roomcast [${ROLES.join('|')}]
        roomcast cluster [--edges N] [--shards M]
+       roomcast watch ws://HOST:8081/ws?token=TOKEN
 
 Starts roomcast. With no role, runs standalone: admin API, edge and one room
 shard in one process. edge, shard and admin run one role of a distributed
 fleet that meets on Redis (REDIS_URL or REDIS_CLUSTER_NODES); cluster starts
 the admin API, M shards and N edges as local processes. Configuration is by
-environment variable; see README.md.`;
+environment variable; see README.md. \`watch\` connects as a viewer and
+prints every frame as a JSON line.`;
 
 interface Started {
+  /** Graceful stop (SIGTERM): drains viewers over `graceMs`, hands rooms off. */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
   hint?: string;
 }
@@ -79,6 +84,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  if (role === 'watch') {
+    return watch(argv[1]);
+  }
+
   if (!(ROLES as readonly string[]).includes(role)) {
     console.error(`roomcast: unknown role ${JSON.stringify(role)}\n\n${USAGE}`);
     return 2;
@@ -114,15 +123,19 @@ async function main(argv: string[]): Promise<number> {
     console.error(running.hint);
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  // SIGTERM (Kubernetes, systemd) drains viewers over the grace period;
+  // SIGINT (Ctrl-C) stops at once.
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
   });
-  await running.close();
+  logger.info({ signal }, 'shutting down');
+  if (signal === 'SIGTERM') {
+    await running.drain(settings.drainGraceSeconds * 1000);
+  } else {
+    await running.close();
+  }
+
   logger.info('stopped');
   return 0;
 }

@@ -28,6 +28,8 @@ export class LocalRoom {
   /** The last viewer count the shard reported. */
   viewers = 0;
   readonly users = new Map<string, Set<WebSocket<Viewer>>>();
+  /** Viewers getting frames one by one until they are on a topic. */
+  readonly catchingUp = new Set<WebSocket<Viewer>>();
   /** Resolves once the bus subscription is live. */
   subscribed: Promise<void> | undefined;
   /** The bus handler of this room's frames, set by the edge. */
@@ -72,6 +74,7 @@ export class LocalRoom {
   removeSocket(ws: WebSocket<Viewer>): void {
     const { claims } = ws.getUserData();
     const sockets = this.users.get(claims.user);
+    this.catchingUp.delete(ws);
     if (sockets?.delete(ws) && sockets.size === 0) {
       this.users.delete(claims.user);
       if (!this.#changed.has(claims.user)) {

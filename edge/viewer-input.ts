@@ -16,7 +16,7 @@ import {
 import type { ReliableLog } from '../reliable-log/index.js';
 import type { EdgeMetrics } from './edge-metrics.js';
 import type { EdgeSettings } from './edge.js';
-import { laneTopic } from './local-room.js';
+import type { ViewerDelivery } from './delivery.js';
 import type { Viewer } from './viewer.js';
 
 /** Most reliable items one resume replays before telling the viewer to reload. */
@@ -25,6 +25,7 @@ export const MAX_RESUME_ITEMS = 10_000;
 const RESUME_ITEMS_PER_FRAME = 200;
 
 export interface ViewerInputOptions {
+  delivery: ViewerDelivery;
   settings: EdgeSettings;
   ids: IdGenerator;
   log: ReliableLog;
@@ -138,10 +139,11 @@ export class ViewerInput {
 
   /**
    * Replays the reliable items after `seq` from the log, then puts the
-   * viewer (back) on its live lane. Live frames are held back meanwhile, and
-   * history is read up to what the room's topics have already carried, so
-   * the viewer gets every item once in order (items it had before a mid-
-   * connection resume may come again; clients drop them by seq).
+   * viewer (back) on live delivery right after the last one replayed. Live
+   * frames are held meanwhile and released through the catch-up filter, so
+   * the viewer gets every reliable item once and in order (a client that
+   * resumes mid-connection may get items again that it already had; it
+   * drops them by seq).
    */
   async resume(ws: WebSocket<Viewer>, seq: number): Promise<void> {
     const viewer = ws.getUserData();
@@ -150,25 +152,17 @@ export class ViewerInput {
       return;
     }
 
+    const { delivery, log, metrics } = this.#options;
     viewer.resuming = true;
-    const lane = viewer.lane ?? 'full';
-    if (viewer.lane !== undefined) {
-      ws.unsubscribe(laneTopic(viewer.lane, viewer.roomKey));
-      viewer.lane = undefined;
-    }
-
+    delivery.hold(ws, room);
     const items: ReliableItem[] = [];
     let after = seq;
-    let reloadSeq: number | undefined;
+    let reload: number | undefined;
     try {
-      while (after < room.lastForwardedSeq) {
-        const result = await this.#options.log.readAfter(
-          viewer.roomKey,
-          after,
-          1000,
-        );
+      for (;;) {
+        const result = await log.readAfter(viewer.roomKey, after, 1000);
         if (result.kind !== 'ok') {
-          reloadSeq = result.lastSeq;
+          reload = result.lastSeq;
           break;
         }
 
@@ -180,53 +174,50 @@ export class ViewerInput {
         items.push(...result.items);
         after = last.seq;
         if (items.length > MAX_RESUME_ITEMS) {
-          reloadSeq = result.lastSeq;
+          reload = result.lastSeq;
           break;
         }
       }
     } catch {
-      reloadSeq = room.lastForwardedSeq;
+      reload = Math.max(after, room.lastForwardedSeq);
     }
 
+    viewer.resuming = false;
     if (viewer.closed) {
       return;
     }
 
-    // From here on nothing awaits: what the topics carried so far is exactly
-    // room.lastForwardedSeq, and the subscription below starts right after it.
-    const upTo = room.lastForwardedSeq;
     ws.cork(() => {
-      if (reloadSeq !== undefined || seq > upTo) {
-        this.#options.metrics.resumes.inc({ outcome: 'reload' });
-        this.#options.send(ws, {
-          t: 'control',
-          reason: 'reload',
-          message: 'the missed items are no longer kept; reload the room state',
-          seq: upTo,
-        });
-      } else {
-        const missed = items.filter(
-          (item) => item.seq > seq && item.seq <= upTo,
-        );
+      if (reload === undefined) {
         for (
           let start = 0;
-          start < missed.length;
+          start < items.length;
           start += RESUME_ITEMS_PER_FRAME
         ) {
           this.#options.send(ws, {
             t: 'batch',
             room: room.roomId,
-            items: missed.slice(start, start + RESUME_ITEMS_PER_FRAME),
+            items: items.slice(start, start + RESUME_ITEMS_PER_FRAME),
           });
         }
 
-        this.#options.metrics.resumes.inc({ outcome: 'ok' });
-        this.#options.send(ws, { t: 'control', reason: 'resumed', seq: upTo });
+        this.#options.send(ws, { t: 'control', reason: 'resumed', seq: after });
+        if (delivery.release(ws, room, after)) {
+          metrics.resumes.inc({ outcome: 'ok' });
+          return;
+        }
       }
 
-      viewer.resuming = false;
-      viewer.lane = lane;
-      ws.subscribe(laneTopic(lane, viewer.roomKey));
+      // Too far behind to replay: the viewer starts over from the present.
+      const now = Math.max(reload ?? 0, after, room.lastForwardedSeq);
+      metrics.resumes.inc({ outcome: 'reload' });
+      this.#options.send(ws, {
+        t: 'control',
+        reason: 'reload',
+        message: 'the missed items are no longer kept; reload the room state',
+        seq: now,
+      });
+      delivery.startLive(ws, room, now);
     });
   }
 

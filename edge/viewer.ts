@@ -1,6 +1,7 @@
 import type { ViewerClaims } from '../tokens/index.js';
 import type { TokenBucket } from './token-bucket.js';
 import type { LocalRoom } from './local-room.js';
+import type { HeldFrame } from './delivery.js';
 
 /** What an edge keeps per viewer socket (uWS user data). */
 export interface Viewer {
@@ -12,15 +13,23 @@ export interface Viewer {
   welcomeSeq: number;
   /** Set when the viewer connected with `resume=<seq>` in the URL. */
   resumeSeq: number | undefined;
-  /** True while a resume reads history and live frames are held back. */
+  /** True while a resume reads history. */
   resuming: boolean;
+  /**
+   * Set while the viewer is not on its topic yet: frames go to it one by
+   * one, reliable items up to `upTo` removed; while `upTo` is undefined
+   * (a resume reading history) frames are held instead.
+   */
+  catchUp: { upTo: number | undefined; held: HeldFrame[] } | undefined;
+  /** Whether the socket is subscribed to its lane's topic. */
+  subscribed: boolean;
   connectedAtMs: number;
   chat: TokenBucket;
   likes: TokenBucket;
   /** Frames refused (invalid or over a limit) so far. */
   strikes: number;
-  /** Which topic the viewer is on; undefined while a resume holds live frames back. */
-  lane: 'full' | 'reliable' | undefined;
+  /** Which lane the viewer is on: `reliable` while it sheds lossy items. */
+  lane: 'full' | 'reliable';
   /** The last seq the viewer acknowledged. */
   ackedSeq: number;
   closed: boolean;

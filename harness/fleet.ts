@@ -37,6 +37,7 @@ export class Fleet {
       ROOMCAST_SHARD_HEARTBEAT_MS: '200',
       ROOMCAST_ROOM_LEASE_MS: '1500',
       ROOMCAST_TICK_MS: '50',
+      ROOMCAST_DRAIN_GRACE_SECONDS: '1',
       ...overrides,
     };
   }

@@ -39,6 +39,7 @@ export class IdGenerator {
   readonly workerId: number;
   #clock: Clock;
   #lastMs: number;
+  #lastReadingMs = -Infinity;
   #sequence: number;
   #regressions = 0;
   #onClockRegression: ((backwardsMs: number) => void) | undefined;
@@ -60,6 +61,7 @@ export class IdGenerator {
     if (options.after !== undefined) {
       const parsed = parseId(options.after);
       this.#lastMs = parsed.timestampMs - ID_EPOCH_MS;
+      this.#lastReadingMs = this.#lastMs;
       this.#sequence = parsed.workerId === this.workerId ? parsed.sequence : 0;
     }
   }
@@ -71,12 +73,16 @@ export class IdGenerator {
 
   /** The next id as a bigint. */
   nextBigInt(): bigint {
-    let ms = this.#clock() - ID_EPOCH_MS;
-    if (ms < this.#lastMs) {
+    const reading = this.#clock() - ID_EPOCH_MS;
+    // A regression is the clock reading less than it did before; lastMs may
+    // also be ahead because a busy millisecond borrowed the next one.
+    if (reading < this.#lastReadingMs) {
       this.#regressions++;
-      this.#onClockRegression?.(this.#lastMs - ms);
-      ms = this.#lastMs;
+      this.#onClockRegression?.(this.#lastReadingMs - reading);
     }
+
+    this.#lastReadingMs = reading;
+    let ms = Math.max(reading, this.#lastMs);
 
     if (ms === this.#lastMs) {
       if (this.#sequence === MAX_SEQUENCE) {

@@ -108,17 +108,22 @@ export async function startCluster(
     port: settings.adminPort,
     apiKey: apiKeys.split(',')[0]?.split(':')[1] ?? '',
     development,
-    async close() {
-      stopping = true;
-      await Promise.all(
-        [...children].map(
-          (child) =>
-            new Promise<void>((resolve) => {
-              child.once('exit', () => resolve());
-              child.kill('SIGTERM');
-            }),
-        ),
-      );
-    },
+    // SIGTERM makes each child drain or hand off on its own; the parent
+    // only waits for them.
+    drain: async () => stop(),
+    close: async () => stop(),
   };
+
+  async function stop(): Promise<void> {
+    stopping = true;
+    await Promise.all(
+      [...children].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
 }

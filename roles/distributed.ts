@@ -22,6 +22,8 @@ import { createIds } from './standalone.js';
 
 export interface RunningRole {
   port: number;
+  /** Graceful stop (SIGTERM): edges drain viewers, shards hand rooms off. */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -87,15 +89,14 @@ export async function startShard(
     () => stack.ready() && placement.healthy,
   );
   log.info({ port: ops.port }, 'shard listening');
-  return {
-    port: ops.port,
-    async close() {
-      await placement.stop();
-      await shard.stop();
-      await ops.close();
-      await stack.close();
-    },
+  const close = async () => {
+    await placement.stop();
+    await shard.stop();
+    await ops.close();
+    await stack.close();
   };
+  // A shard has no viewers to spread out: its graceful stop is the hand-off.
+  return { port: ops.port, drain: close, close };
 }
 
 export async function startEdge(
@@ -142,13 +143,20 @@ export async function startEdge(
   const timer = setInterval(beat, settings.shardHeartbeatMs);
   const port = await edge.listen(settings.host, settings.edgePort);
   logger.info({ port, edgeId: edge.edgeId }, 'edge listening');
+  const leave = async () => {
+    clearInterval(timer);
+    await presence.leave().catch(() => undefined);
+    await stack.close();
+  };
   return {
     port,
+    async drain(graceMs) {
+      await edge.drain(graceMs);
+      await leave();
+    },
     async close() {
-      clearInterval(timer);
       await edge.close();
-      await presence.leave().catch(() => undefined);
-      await stack.close();
+      await leave();
     },
   };
 }
@@ -181,11 +189,9 @@ export async function startAdmin(
   await admin.listen({ host: settings.host, port: settings.adminPort });
   const port = (admin.server.address() as AddressInfo).port;
   logger.info({ port }, 'admin listening');
-  return {
-    port,
-    async close() {
-      await admin.close();
-      await stack.close();
-    },
+  const close = async () => {
+    await admin.close();
+    await stack.close();
   };
+  return { port, drain: close, close };
 }

@@ -1,0 +1,353 @@
+/**
+ * `roomcast-loadtest` (also `npm run loadtest --`). Exit status: 0 when the
+ * run met its objectives, 1 when one failed, 2 when the run could not be
+ * made (bad option, service unreachable, a phase that timed out).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startUwsBaseline } from './baseline-uws.js';
+import { formatSummary } from './console-summary.js';
+import { computeFigures } from './figures.js';
+import { LoadtestError } from './loadtest-error.js';
+import { PUBLISH_TYPES, type PublishType } from './publisher.js';
+import { renderHtml } from './report-html.js';
+import { buildReport, compareWithBaseline, type Report } from './report.js';
+import { runScenario, type RunTarget } from './run.js';
+import { loadScenario, parseScenario, type Scenario } from './scenario.js';
+import {
+  spawnRoomcast,
+  spawnUwsBaseline,
+  type SpawnedService,
+} from './spawn.js';
+
+const DEFAULT_MIX: Record<PublishType, number> = {
+  host: 2,
+  gift: 10,
+  system: 0,
+  chat: 20,
+  like: 50,
+  join: 0,
+};
+
+const USAGE = `usage:
+  roomcast-loadtest run SCENARIO [target] [--out DIR] [--baseline uws]
+  roomcast-loadtest [quick options] [target] [--out DIR] [--baseline uws]
+  roomcast-loadtest baseline uws [--admin-port N] [--edge-port N]
+
+Connects simulated viewers to roomcast, publishes messages through its admin
+API at a constant rate, and reports delivery, latency and reliable loss.
+Targets loopback addresses only.
+
+target (one of):
+  --spawn standalone|cluster  start roomcast on free loopback ports for the run
+  --admin URL                 admin API (default http://127.0.0.1:8080)
+  --edge URL                  edge WebSocket (default ws://127.0.0.1:8081/ws)
+  --api-key KEY               admin API key (default: $LOADTEST_API_KEY)
+
+run options:
+  --out DIR                   write SCENARIO.json and SCENARIO.html there
+  --baseline uws              run the same scenario against a bare
+                              uWebSockets.js server and print ratios
+  --processes N               simulator processes (default one per 15,000)
+  --source-address IP         first source address (default 127.0.0.2)
+
+quick options (a scenario made from flags):
+  --viewers N (1000)  --rooms N (1)  --duration S (20)  --connect-rate N (2000)
+  --host-rate N (${DEFAULT_MIX.host})  --gift-rate N (${DEFAULT_MIX.gift})  --system-rate N (${DEFAULT_MIX.system})
+  --chat-rate N (${DEFAULT_MIX.chat})  --like-rate N (${DEFAULT_MIX.like})  --join-rate N (${DEFAULT_MIX.join})   per room per second
+  --chat-bytes N (40)  --sample R (0.02)  --json FILE (figures only)
+`;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+function numberOption(values: Values, name: string, fallback: number): number {
+  const raw = values[name];
+  if (typeof raw !== 'string') {
+    return fallback;
+  }
+
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      `--${name} must be a non-negative number, got ${raw}`,
+    );
+  }
+
+  return value;
+}
+
+function stringOption(values: Values, name: string): string | undefined {
+  const raw = values[name];
+  return typeof raw === 'string' ? raw : undefined;
+}
+
+const TARGET_OPTIONS = {
+  spawn: { type: 'string' },
+  admin: { type: 'string' },
+  edge: { type: 'string' },
+  'api-key': { type: 'string' },
+  out: { type: 'string' },
+  baseline: { type: 'string' },
+  processes: { type: 'string' },
+  'source-address': { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+const QUICK_OPTIONS = {
+  ...TARGET_OPTIONS,
+  viewers: { type: 'string' },
+  rooms: { type: 'string' },
+  duration: { type: 'string' },
+  'connect-rate': { type: 'string' },
+  'chat-bytes': { type: 'string' },
+  sample: { type: 'string' },
+  json: { type: 'string' },
+  ...Object.fromEntries(
+    PUBLISH_TYPES.map((type) => [`${type}-rate`, { type: 'string' as const }]),
+  ),
+} as const;
+
+function quickScenario(values: Values): Scenario {
+  const viewers = numberOption(values, 'viewers', 1000);
+  const rooms = Math.max(1, numberOption(values, 'rooms', 1));
+  return parseScenario(
+    {
+      name: 'quick',
+      description: 'made from command-line flags',
+      durationSeconds: numberOption(values, 'duration', 20),
+      rooms: { count: rooms, viewersPerRoom: Math.round(viewers / rooms) },
+      arrival: {
+        connectPerSecond: numberOption(values, 'connect-rate', 2000),
+      },
+      publish: {
+        ...Object.fromEntries(
+          PUBLISH_TYPES.map((type) => [
+            type,
+            numberOption(values, `${type}-rate`, DEFAULT_MIX[type]),
+          ]),
+        ),
+        chatBytes: numberOption(values, 'chat-bytes', 40),
+      },
+      viewers: { sampleRatio: numberOption(values, 'sample', 0.02) },
+    },
+    'the command-line flags',
+  );
+}
+
+async function resolveTarget(
+  values: Values,
+): Promise<{ target: RunTarget; spawned: SpawnedService | null }> {
+  const spawn = stringOption(values, 'spawn');
+  if (spawn !== undefined) {
+    if (spawn !== 'standalone' && spawn !== 'cluster') {
+      throw new LoadtestError(
+        'LOADTEST_BAD_OPTION',
+        `--spawn must be standalone or cluster, got ${spawn}`,
+      );
+    }
+
+    const spawned = await spawnRoomcast(spawn);
+    return { target: spawned.target, spawned };
+  }
+
+  const apiKey =
+    stringOption(values, 'api-key') ?? process.env['LOADTEST_API_KEY'];
+  if (apiKey === undefined || apiKey === '') {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      'an admin API key is needed: --api-key KEY, LOADTEST_API_KEY, or --spawn',
+    );
+  }
+
+  return {
+    target: {
+      label: 'roomcast',
+      adminUrl: stringOption(values, 'admin') ?? 'http://127.0.0.1:8080',
+      edgeUrl: stringOption(values, 'edge') ?? 'ws://127.0.0.1:8081/ws',
+      apiKey,
+    },
+    spawned: null,
+  };
+}
+
+const progress = (line: string): void => {
+  console.error(`roomcast-loadtest: ${line}`);
+};
+
+/** Runs a scenario (and its baseline), prints, writes reports; exit code. */
+async function execute(scenario: Scenario, values: Values): Promise<number> {
+  const baseline = stringOption(values, 'baseline');
+  if (baseline !== undefined && baseline !== 'uws') {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      `--baseline must be uws, got ${baseline}`,
+    );
+  }
+
+  const processes = stringOption(values, 'processes');
+  const common = {
+    ...(processes === undefined
+      ? {}
+      : { processes: numberOption(values, 'processes', 1) }),
+    firstSourceAddress: stringOption(values, 'source-address') ?? '127.0.0.2',
+    onProgress: progress,
+  };
+  const { target, spawned } = await resolveTarget(values);
+  let report: Report;
+  try {
+    report = buildReport(await runScenario({ scenario, target, ...common }));
+  } finally {
+    await spawned?.stop();
+  }
+
+  if (baseline === 'uws') {
+    const service = await spawnUwsBaseline();
+    try {
+      const result = await runScenario({
+        scenario: {
+          ...scenario,
+          chaos: scenario.chaos.filter(
+            (step) =>
+              step.action === 'reconnect-storm' ||
+              step.action === 'abort-connections',
+          ),
+        },
+        target: service.target,
+        ...common,
+      });
+      report.baselines.push(
+        compareWithBaseline(report.figures, 'uws', computeFigures(result)),
+      );
+    } finally {
+      await service.stop();
+    }
+  }
+
+  console.log(formatSummary(report.figures));
+  for (const comparison of report.baselines) {
+    const r = comparison.ratios;
+    console.log(
+      `baseline    ${comparison.label}: ${comparison.figures.delivered.itemsPerSecond} items/s, ` +
+        `reliable p50 ${comparison.figures.latency.reliable.p50Ms} ms p99 ${comparison.figures.latency.reliable.p99Ms} ms; ` +
+        `roomcast/${comparison.label}: items/s x${r.itemsPerSecond}, p50 x${r.reliableP50}, p99 x${r.reliableP99}, CPU x${r.serviceCpuCores}`,
+    );
+  }
+
+  for (const objective of report.objectives) {
+    console.log(
+      `objective   ${objective.passed ? 'pass' : 'FAIL'} ${objective.name}: ${objective.actual} (limit ${objective.limit})`,
+    );
+  }
+
+  const out = stringOption(values, 'out');
+  if (out !== undefined) {
+    await mkdir(out, { recursive: true });
+    const base = join(out, scenario.name);
+    await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+    await writeFile(`${base}.html`, renderHtml(report));
+    progress(`wrote ${base}.json and ${base}.html`);
+  }
+
+  const json = stringOption(values, 'json');
+  if (json !== undefined) {
+    await writeFile(json, `${JSON.stringify(report.figures, null, 2)}\n`);
+  }
+
+  console.log(report.passed ? 'PASSED' : 'FAILED');
+  return report.passed ? 0 : 1;
+}
+
+/** `roomcast-loadtest baseline uws`: serves the baseline until SIGINT/SIGTERM. */
+async function serveBaseline(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      'admin-port': { type: 'string' },
+      'edge-port': { type: 'string' },
+    },
+    allowPositionals: true,
+  });
+  if (positionals[0] !== 'uws') {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      'usage: roomcast-loadtest baseline uws [--admin-port N] [--edge-port N]',
+    );
+  }
+
+  const running = await startUwsBaseline({
+    adminPort: numberOption(values, 'admin-port', 8090),
+    edgePort: numberOption(values, 'edge-port', 8091),
+  });
+  // The same start-up lines as roomcast, so one parser finds the ports.
+  console.log(
+    JSON.stringify({
+      level: 30,
+      port: running.adminPort,
+      msg: 'admin api listening',
+    }),
+  );
+  console.log(
+    JSON.stringify({
+      level: 30,
+      port: running.edgePort,
+      msg: 'edge listening',
+    }),
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  running.close();
+  return 0;
+}
+
+async function dispatch(argv: string[]): Promise<number> {
+  const command = argv[0];
+  if (command === 'baseline') {
+    return serveBaseline(argv.slice(1));
+  }
+
+  if (command === 'run') {
+    const { values, positionals } = parseArgs({
+      args: argv.slice(1),
+      options: TARGET_OPTIONS,
+      allowPositionals: true,
+    });
+    const path = positionals[0];
+    if (values.help === true || path === undefined) {
+      console.log(USAGE);
+      return path === undefined && values.help !== true ? 2 : 0;
+    }
+
+    return execute(await loadScenario(path), values);
+  }
+
+  const { values } = parseArgs({ args: argv, options: QUICK_OPTIONS });
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  return execute(quickScenario(values), values);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (error) {
+    if (error instanceof LoadtestError) {
+      console.error(`roomcast-loadtest: ${error.code}: ${error.message}`);
+      return 2;
+    }
+
+    if (error instanceof TypeError && 'code' in error) {
+      // parseArgs: unknown or malformed option
+      console.error(`roomcast-loadtest: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+
+    throw error;
+  }
+}

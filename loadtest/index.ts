@@ -1,0 +1,25 @@
+export { main } from './cli.js';
+export {
+  runScenario,
+  type RunOptions,
+  type RunResult,
+  type RunTarget,
+} from './run.js';
+export {
+  loadScenario,
+  parseScenario,
+  viewerCount,
+  type Scenario,
+} from './scenario.js';
+export { computeFigures, type Figures } from './figures.js';
+export { checkObjectives, type ObjectiveResult } from './objectives.js';
+export { buildReport, type Report } from './report.js';
+export { renderHtml } from './report-html.js';
+export { formatSummary } from './console-summary.js';
+export {
+  spawnRoomcast,
+  spawnUwsBaseline,
+  type SpawnedService,
+} from './spawn.js';
+export { startUwsBaseline } from './baseline-uws.js';
+export { LoadtestError, type LoadtestErrorCode } from './loadtest-error.js';

@@ -1,0 +1,271 @@
+/**
+ * The coordinator's side of the simulator processes: forks them, hands each
+ * its plan, drives the snapshot clock (every process snapshots on the same
+ * tick, so interval i of every process covers the same wall-clock second),
+ * and collects the snapshots into a {@link Timeline}.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type {
+  CoordinatorMessage,
+  DrainReport,
+  ViewerChaos,
+  WorkerMessage,
+  WorkerPlan,
+} from './fleet-messages.js';
+import { LoadtestError } from './loadtest-error.js';
+import type { Timeline } from './timeline.js';
+
+const PROCESS_ENTRY = fileURLToPath(
+  new URL('./viewer-process.ts', import.meta.url),
+);
+
+interface Member {
+  child: ChildProcess;
+  plan: WorkerPlan;
+  ready: FleetReadiness | null;
+  drained: DrainReport | null;
+  exited: boolean;
+}
+
+export interface FleetReadiness {
+  welcomed: number;
+  failed: number;
+}
+
+export class ViewerFleet {
+  readonly #timeline: Timeline;
+  readonly #members: Member[] = [];
+  #tickTimer: NodeJS.Timeout | null = null;
+  #tickIndex = 0;
+  #failure: LoadtestError | null = null;
+  #waiters: (() => void)[] = [];
+
+  constructor(timeline: Timeline) {
+    this.#timeline = timeline;
+  }
+
+  get timeline(): Timeline {
+    return this.#timeline;
+  }
+
+  /**
+   * Forks one process per plan and starts connecting.
+   * @param onTick called as each interval ends, e.g. to sample the service
+   */
+  start(
+    plans: WorkerPlan[],
+    intervalMs: number,
+    onTick: (index: number) => void = () => undefined,
+  ): void {
+    for (const plan of plans) {
+      const child = fork(PROCESS_ENTRY, [], {
+        execArgv: ['--import', import.meta.resolve('tsx')],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'advanced',
+      });
+      const member: Member = {
+        child,
+        plan,
+        ready: null,
+        drained: null,
+        exited: false,
+      };
+      this.#members.push(member);
+      child.on('message', (message: WorkerMessage) => {
+        this.#onMessage(member, message);
+      });
+      child.on('exit', (code, signal) => {
+        member.exited = true;
+        if (member.drained === null) {
+          this.#fail(
+            `simulator process ${plan.worker} exited early (code ${code}, signal ${signal})`,
+          );
+        }
+
+        this.#wake();
+      });
+      this.#send(member, { type: 'start', plan });
+    }
+
+    this.#tickTimer = setInterval(() => {
+      const index = this.#tickIndex;
+      this.#tickIndex += 1;
+      this.#timeline.beginInterval(index, Date.now());
+      onTick(index);
+      for (const member of this.#members) {
+        if (!member.exited && member.drained === null) {
+          this.#send(member, { type: 'tick', index });
+        }
+      }
+    }, intervalMs);
+  }
+
+  /** Resolves once every process has all its viewers welcomed or failed. */
+  async ready(timeoutMs: number): Promise<FleetReadiness> {
+    await this.#until(
+      () => this.#members.every((member) => member.ready !== null),
+      timeoutMs,
+      'connecting the viewers',
+    );
+    const total: FleetReadiness = { welcomed: 0, failed: 0 };
+    for (const member of this.#members) {
+      total.welcomed += member.ready?.welcomed ?? 0;
+      total.failed += member.ready?.failed ?? 0;
+    }
+
+    return total;
+  }
+
+  /**
+   * Tells every process the rooms' final seqs and waits for their reports and
+   * their exit.
+   */
+  async drain(
+    finalSeqs: Record<string, number>,
+    timeoutMs: number,
+    graceMs: number,
+  ): Promise<DrainReport> {
+    for (const member of this.#members) {
+      this.#send(member, { type: 'drain', finalSeqs, timeoutMs, graceMs });
+    }
+
+    await this.#until(
+      () => this.#members.every((member) => member.drained !== null),
+      timeoutMs + graceMs + 10_000,
+      'draining the viewers',
+    );
+    this.#stopTicks();
+    await this.#until(
+      () => this.#members.every((member) => member.exited),
+      10_000,
+      'closing the viewers',
+    );
+    const total: DrainReport = {
+      expected: 0,
+      caughtUp: 0,
+      behind: 0,
+      missingAtEnd: 0,
+      gone: 0,
+      missedWhileGone: 0,
+    };
+    for (const member of this.#members) {
+      const report = member.drained as DrainReport;
+      total.expected += report.expected;
+      total.caughtUp += report.caughtUp;
+      total.behind += report.behind;
+      total.missingAtEnd += report.missingAtEnd;
+      total.gone += report.gone;
+      total.missedWhileGone += report.missedWhileGone;
+    }
+
+    return total;
+  }
+
+  /** Publishing has started: the viewers start their own traffic. */
+  publishing(): void {
+    this.#broadcast({ type: 'publishing' });
+  }
+
+  /** Chaos on the viewers' side: storms and aborted connections. */
+  chaos(action: ViewerChaos, share: number): void {
+    this.#broadcast({ type: 'chaos', action, share });
+  }
+
+  #broadcast(message: CoordinatorMessage): void {
+    for (const member of this.#members) {
+      this.#send(member, message);
+    }
+  }
+
+  /** Kills every process still running; safe to call more than once. */
+  kill(): void {
+    this.#stopTicks();
+    for (const member of this.#members) {
+      if (!member.exited) {
+        member.child.kill('SIGKILL');
+      }
+    }
+  }
+
+  #stopTicks(): void {
+    if (this.#tickTimer !== null) {
+      clearInterval(this.#tickTimer);
+      this.#tickTimer = null;
+    }
+  }
+
+  #send(member: Member, message: CoordinatorMessage): void {
+    if (member.child.connected) {
+      member.child.send(message);
+    }
+  }
+
+  #onMessage(member: Member, message: WorkerMessage): void {
+    switch (message.type) {
+      case 'snapshot':
+        this.#timeline.addSnapshot(message.snapshot);
+        break;
+      case 'ready':
+        member.ready = { welcomed: message.welcomed, failed: message.failed };
+        break;
+      case 'drained':
+        this.#timeline.addSnapshot(message.snapshot);
+        member.drained = message.report;
+        break;
+      case 'failed':
+        this.#fail(
+          `simulator process ${member.plan.worker} failed: ${message.message}`,
+        );
+        break;
+    }
+
+    this.#wake();
+  }
+
+  #fail(message: string): void {
+    this.#failure ??= new LoadtestError('LOADTEST_WORKER_FAILED', message);
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) {
+      wake();
+    }
+  }
+
+  /** Waits, event by event, until `done()` holds, a process fails, or time runs out. */
+  async #until(
+    done: () => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.#failure !== null) {
+        throw this.#failure;
+      }
+
+      if (done()) {
+        return;
+      }
+
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new LoadtestError(
+          'LOADTEST_PHASE_TIMEOUT',
+          `${what} took longer than ${timeoutMs} ms`,
+        );
+      }
+
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}

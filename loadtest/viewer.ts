@@ -1,0 +1,338 @@
+/**
+ * One simulated viewer: a lean WebSocket, the last reliable seq it saw, and
+ * little else of its own. What it receives is counted in the process-wide
+ * {@link DeliveryStats}.
+ *
+ * Every viewer checks its reliable seqs: a seq past the next expected one
+ * counts the skipped items as lost, a seq at or below the last one counts as
+ * duplicated. Most viewers get a frame's seqs from the room's frame cache; a
+ * sampled viewer decodes every frame itself (an independent check of the
+ * cache) and records the latency of every item that carries a send time.
+ *
+ * A viewer that reconnects asks for `resume=<last seq>`: the edge replays what
+ * it missed, exactly once and in order, so the seq check runs on unchanged
+ * across connections. A `reload` control (history no longer holds the seqs
+ * asked for) moves the viewer to the room's position and counts the skipped
+ * seqs apart from loss.
+ */
+import { encodeValue } from '../protocol/index.js';
+import type { DeliveryStats } from './delivery-stats.js';
+import { bump } from './delivery-stats.js';
+import {
+  decodeFrame,
+  summarizeDecoded,
+  type FrameSummary,
+  type RoomFrameCache,
+} from './frame-summary.js';
+import {
+  LeanWebSocket,
+  type ConnectFailure,
+  type LeanConnectOptions,
+  type LeanSocketHandler,
+} from './lean-websocket.js';
+import { nowMs, sendTimeOf } from './send-time.js';
+
+/** A room as the viewers of one process track it. */
+export interface RoomTrack {
+  id: string;
+  cache: RoomFrameCache;
+  /** The room's last published seq once publishing has ended; -1 before. */
+  finalSeq: number;
+}
+
+/** What a viewer reports to the process that holds it. */
+export interface ViewerEvents {
+  readonly stats: DeliveryStats;
+  onWelcomed(viewer: Viewer): void;
+  /** The viewer has every reliable item up to the room's final seq. */
+  onCaughtUp(viewer: Viewer): void;
+  /**
+   * The connection failed to open (`code` -1) or closed after opening. The
+   * process decides whether the viewer comes back.
+   */
+  onEnded(viewer: Viewer, code: number): void;
+}
+
+const PING_FRAME = encodeValue({ t: 'ping' });
+
+/** Largest message a viewer accepts; roomcast batches are far smaller. */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export class Viewer implements LeanSocketHandler {
+  readonly room: RoomTrack;
+  readonly sampled: boolean;
+  /** Bytes per second this viewer reads at most; 0 for no limit. */
+  readonly readBytesPerSecond: number;
+  readonly #events: ViewerEvents;
+  #socket: LeanWebSocket;
+  #connect: LeanConnectOptions | null = null;
+  #lastSeq = -1;
+  #welcomeSeq = -1;
+  #connectStartMs = 0;
+  #welcomed = false;
+  #connected = false;
+  #caughtUp = false;
+  #readBudget = 0;
+  #paused = false;
+
+  constructor(
+    room: RoomTrack,
+    sampled: boolean,
+    readBytesPerSecond: number,
+    events: ViewerEvents,
+  ) {
+    this.room = room;
+    this.sampled = sampled;
+    this.readBytesPerSecond = readBytesPerSecond;
+    this.#events = events;
+    this.#socket = new LeanWebSocket(this, MAX_MESSAGE_BYTES);
+  }
+
+  /** The last reliable seq seen; -1 before the first welcome frame. */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  /** The room's seq at this viewer's first welcome; -1 before it. */
+  get welcomeSeq(): number {
+    return this.#welcomeSeq;
+  }
+
+  get isOpen(): boolean {
+    return this.#socket.isOpen;
+  }
+
+  /** Welcomed at least once. */
+  get welcomed(): boolean {
+    return this.#welcomed;
+  }
+
+  /** Welcomed on the current connection. */
+  get connected(): boolean {
+    return this.#connected && this.#socket.isOpen;
+  }
+
+  get caughtUp(): boolean {
+    return this.#caughtUp;
+  }
+
+  /** First connection; the options are kept for reconnecting. */
+  connect(options: LeanConnectOptions): void {
+    this.#connect = options;
+    this.#open(options);
+  }
+
+  /** Connects again, asking the edge to replay what was missed. */
+  reconnect(): void {
+    const options = this.#connect;
+    if (options === null) {
+      return;
+    }
+
+    this.#socket = new LeanWebSocket(this, MAX_MESSAGE_BYTES);
+    this.#paused = false;
+    const resume =
+      this.#lastSeq >= 0
+        ? `${options.path.includes('?') ? '&' : '?'}resume=${this.#lastSeq}`
+        : '';
+    this.#events.stats.connections.reconnects += 1;
+    this.#open({ ...options, path: options.path + resume });
+  }
+
+  ping(): void {
+    this.#socket.send(PING_FRAME);
+  }
+
+  send(frame: Uint8Array): boolean {
+    return this.#socket.send(frame);
+  }
+
+  close(): void {
+    this.#socket.close();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  /** Refills a slow reader's budget for `elapsedMs` and reads on if it can. */
+  refillReadBudget(elapsedMs: number): void {
+    const cap = this.readBytesPerSecond / 10;
+    this.#readBudget = Math.min(
+      cap,
+      this.#readBudget + (this.readBytesPerSecond * elapsedMs) / 1000,
+    );
+    if (this.#paused && this.#readBudget > 0) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+  }
+
+  /** Re-checks against the room's final seq, once it is known. */
+  checkCaughtUp(): void {
+    const finalSeq = this.room.finalSeq;
+    if (
+      !this.#caughtUp &&
+      this.#welcomed &&
+      finalSeq >= 0 &&
+      this.#lastSeq >= finalSeq
+    ) {
+      this.#caughtUp = true;
+      this.#events.onCaughtUp(this);
+    }
+  }
+
+  onOpen(): void {
+    const connections = this.#events.stats.connections;
+    connections.opened += 1;
+    connections.open += 1;
+  }
+
+  onConnectFailed(
+    failure: ConnectFailure,
+    _detail: string,
+    status: number,
+  ): void {
+    bump(
+      this.#events.stats.connections.failed,
+      status > 0 ? `${failure}_${status}` : failure,
+    );
+    this.#events.onEnded(this, -1);
+  }
+
+  onClose(code: number): void {
+    const connections = this.#events.stats.connections;
+    connections.open -= 1;
+    this.#connected = false;
+    bump(connections.closed, String(code));
+    this.#events.onEnded(this, code);
+  }
+
+  onMessage(payload: Buffer): void {
+    const stats = this.#events.stats;
+    const delivery = stats.delivery;
+    delivery.frames += 1;
+    delivery.bytes += payload.length;
+    if (this.readBytesPerSecond > 0) {
+      this.#readBudget -= payload.length;
+      if (this.#readBudget <= 0 && !this.#paused) {
+        this.#paused = true;
+        this.#socket.pause();
+      }
+    }
+
+    let summary: FrameSummary;
+    let decoded: unknown = null;
+    if (this.sampled) {
+      decoded = decodeFrame(payload);
+      summary = summarizeDecoded(decoded);
+    } else {
+      summary = this.room.cache.summarize(payload, delivery);
+    }
+
+    switch (summary.kind) {
+      case 'batch':
+        this.#onBatch(summary);
+        if (decoded !== null) {
+          this.#recordLatencies(decoded);
+        }
+
+        this.checkCaughtUp();
+        return;
+      case 'welcome':
+        this.#onWelcome(summary);
+        return;
+      case 'control':
+        bump(stats.connections.controls, summary.reason);
+        if (summary.reason === 'reload' && summary.seq >= 0) {
+          delivery.reloadSkipped += Math.max(0, summary.seq - this.#lastSeq);
+          this.#lastSeq = summary.seq;
+          this.checkCaughtUp();
+        }
+
+        return;
+      case 'error':
+        bump(stats.connections.errors, summary.reason);
+        return;
+      default:
+        return;
+    }
+  }
+
+  #open(options: LeanConnectOptions): void {
+    this.#connectStartMs = nowMs();
+    this.#events.stats.connections.attempted += 1;
+    this.#socket.connect(options);
+  }
+
+  #onWelcome(summary: FrameSummary): void {
+    const stats = this.#events.stats;
+    this.#connected = true;
+    stats.recordConnectLatency(nowMs() - this.#connectStartMs);
+    if (this.#welcomed) {
+      // A reconnect: the seq check carries on from the last seq seen.
+      stats.connections.rewelcomed += 1;
+      return;
+    }
+
+    this.#welcomed = true;
+    this.#lastSeq = summary.seq;
+    this.#welcomeSeq = summary.seq;
+    stats.connections.welcomed += 1;
+    this.#events.onWelcomed(this);
+    this.checkCaughtUp();
+  }
+
+  #onBatch(summary: FrameSummary): void {
+    const delivery = this.#events.stats.delivery;
+    delivery.batchFrames += 1;
+    delivery.likes += summary.likes;
+    const items = delivery.items;
+    for (let i = 0; i < summary.counts.length; i++) {
+      items[i] = (items[i] ?? 0) + (summary.counts[i] ?? 0);
+    }
+
+    const seqs = summary.seqs;
+    delivery.reliable += seqs.length;
+    let last = this.#lastSeq;
+    for (const seq of seqs) {
+      if (seq > last + 1 && last >= 0) {
+        delivery.gapLost += seq - last - 1;
+      } else if (seq <= last) {
+        delivery.duplicated += 1;
+        continue;
+      }
+
+      last = seq;
+    }
+
+    this.#lastSeq = last;
+  }
+
+  #recordLatencies(decoded: unknown): void {
+    const items = (decoded as { items?: unknown }).items;
+    if (!Array.isArray(items)) {
+      return;
+    }
+
+    const now = nowMs();
+    const stats = this.#events.stats;
+    for (const raw of items as unknown[]) {
+      if (typeof raw !== 'object' || raw === null) {
+        continue;
+      }
+
+      const item = raw as Record<string, unknown>;
+      const sentMs = sendTimeOf(item);
+      if (sentMs < 0) {
+        continue;
+      }
+
+      if (typeof item['seq'] === 'number') {
+        stats.recordReliableLatency(now - sentMs);
+      } else if (item['type'] === 'chat') {
+        stats.recordChatLatency(now - sentMs);
+      }
+    }
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * Test harness: a real standalone roomcast on port 0 in this process, an
+ * admin API client and real WebSocket viewers (the `ws` package) that record
+ * every frame and let tests wait for the one they need.
+ */
+import WebSocket from 'ws';
+import { Packr, Unpackr } from 'msgpackr';
+import { loadConfig, type Settings } from '../config/index.js';
+import { silentLogger } from '../logging/index.js';
+import { startStandalone, type RunningStandalone } from '../roles/index.js';
+
+export const TEST_KEYS = {
+  t1: 't1_key_0123456789abcdef',
+  t2: 't2_key_0123456789abcdef',
+} as const;
+export const TEST_SECRET = 'test-secret-0123456789-0123456789-abcdef';
+
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+
+export function encode(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+export type Frame = Record<string, unknown> & { t: string };
+
+export interface TestServer {
+  running: RunningStandalone;
+  adminUrl: string;
+  edgeUrl: string;
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: { key?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
+  token(
+    room: string,
+    user: string,
+    extra?: Record<string, unknown>,
+  ): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(
+  overrides: Partial<Settings> = {},
+): Promise<TestServer> {
+  const settings = loadConfig(
+    {},
+    {
+      host: '127.0.0.1',
+      adminPort: 0,
+      edgePort: 0,
+      logLevel: 'silent',
+      apiKeys: `t1:${TEST_KEYS.t1},t2:${TEST_KEYS.t2}`,
+      jwtSecret: TEST_SECRET,
+      ...overrides,
+    },
+  );
+  const running = await startStandalone(settings, silentLogger());
+  const adminUrl = `http://127.0.0.1:${running.adminPort}`;
+  const edgeUrl = `ws://127.0.0.1:${running.edgePort}/ws`;
+  const api: TestServer['api'] = async (method, path, body, options = {}) => {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${options.key ?? TEST_KEYS.t1}`,
+      ...options.headers,
+    };
+    if (body !== undefined && !('content-type' in headers)) {
+      headers['content-type'] = 'application/json';
+    }
+
+    const response = await fetch(adminUrl + path, {
+      method,
+      headers,
+      body:
+        body === undefined
+          ? undefined
+          : typeof body === 'string'
+            ? body
+            : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+    };
+  };
+  return {
+    running,
+    adminUrl,
+    edgeUrl,
+    api,
+    async token(room, user, extra = {}) {
+      const result = await api('POST', '/v1/tokens', { room, user, ...extra });
+      if (result.status !== 201) {
+        throw new Error(
+          `token: ${result.status} ${JSON.stringify(result.body)}`,
+        );
+      }
+
+      return result.body['token'] as string;
+    },
+    close: () => running.close(),
+  };
+}
+
+/** A real WebSocket viewer that records every frame. */
+export class TestViewer {
+  readonly ws: WebSocket;
+  readonly frames: Frame[] = [];
+  closeCode: number | undefined;
+  closeReason = '';
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  #waiters = new Set<() => void>();
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('unexpected-response', (_request, response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => {
+          reject(
+            new RefusedError(response.statusCode ?? 0, response.headers, body),
+          );
+        });
+      });
+      this.ws.once('error', reject);
+    });
+    this.closed = new Promise((resolve) => {
+      this.ws.once('close', (code, reason) => {
+        this.closeCode = code;
+        this.closeReason = reason.toString();
+        this.#notify();
+        resolve({ code, reason: this.closeReason });
+      });
+    });
+    this.ws.on('message', (data: Buffer) => {
+      this.frames.push(unpackr.unpack(data) as Frame);
+      this.#notify();
+    });
+  }
+
+  static async connect(url: string): Promise<TestViewer> {
+    const viewer = new TestViewer(url);
+    await viewer.opened;
+    await viewer.waitFor((frame) => frame.t === 'welcome');
+    return viewer;
+  }
+
+  send(value: unknown): void {
+    this.ws.send(Buffer.isBuffer(value) ? value : encode(value));
+  }
+
+  /** Every batch item received so far, in order. */
+  items(): Record<string, unknown>[] {
+    return this.frames
+      .filter((frame) => frame.t === 'batch')
+      .flatMap((frame) => frame['items'] as Record<string, unknown>[]);
+  }
+
+  /** Resolves once a frame matches, or rejects after `timeoutMs`. */
+  waitFor(match: (frame: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
+    return this.#until(() => this.frames.find(match), timeoutMs, 'frame');
+  }
+
+  /** Resolves once `check` returns true, re-checked on every frame. */
+  waitUntil(check: () => boolean, timeoutMs = 5000): Promise<true> {
+    return this.#until(
+      () => (check() ? true : undefined),
+      timeoutMs,
+      'condition',
+    );
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+
+  #until<T>(
+    probe: () => T | undefined,
+    timeoutMs: number,
+    what: string,
+  ): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = probe();
+        if (found !== undefined) {
+          cleanup();
+          resolve(found);
+          return true;
+        }
+
+        if (this.closeCode !== undefined) {
+          cleanup();
+          reject(
+            new Error(`socket closed (${this.closeCode}) before the ${what}`),
+          );
+          return true;
+        }
+
+        return false;
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(
+          new Error(
+            `timed out waiting for a ${what}; got ${JSON.stringify(this.frames).slice(0, 500)}`,
+          ),
+        );
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(waiter);
+      };
+      const waiter = () => {
+        check();
+      };
+      if (!check()) {
+        this.#waiters.add(waiter);
+      }
+    });
+  }
+
+  #notify(): void {
+    for (const waiter of [...this.#waiters]) {
+      waiter();
+    }
+  }
+}
+
+export class RefusedError extends Error {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+
+  constructor(
+    status: number,
+    headers: Record<string, string | string[] | undefined> = {},
+    body = '',
+  ) {
+    super(`upgrade refused with ${status}: ${body}`);
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+  }
+
+  get code(): string | undefined {
+    try {
+      return (JSON.parse(this.body) as { error?: { code?: string } }).error
+        ?.code;
+    } catch {
+      return undefined;
+    }
+  }
+}
