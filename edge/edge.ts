@@ -75,6 +75,8 @@ export interface EdgeOptions {
 
 /** Every viewer's send buffer and token are checked once per this period. */
 const SWEEP_PERIOD_MS = 1000;
+/** How often an edge reports a room's backpressure share to its shard. */
+const LOAD_REPORT_MS = 1000;
 /** How long close() lets uWS flush the last close frames. */
 const CLOSE_LINGER_MS = 250;
 
@@ -194,6 +196,10 @@ export class Edge {
         );
       }
 
+      if (nowMs - room.loadReportedMs >= LOAD_REPORT_MS) {
+        this.#reportLoad(room, nowMs);
+      }
+
       if (room.users.size === 0 && !this.#pendingAdmits.has(room.key)) {
         this.#dropRoom(room);
       }
@@ -248,6 +254,27 @@ export class Edge {
   }
 
   #onEmpty: (() => void) | undefined;
+
+  /**
+   * Tells the room's shard what share of this edge's viewers are shedding
+   * the lossy lane; the engine shrinks the room's lossy budget while many
+   * are, so the stream stays readable for everyone.
+   */
+  #reportLoad(room: LocalRoom, nowMs: number): void {
+    const sockets = room.socketCount;
+    const shedding = this.#app.numSubscribers(laneTopic('reliable', room.key));
+    const backpressure = sockets === 0 ? 0 : Math.min(1, shedding / sockets);
+    room.loadReportedMs = nowMs;
+    if (backpressure === room.loadReported) {
+      return;
+    }
+
+    room.loadReported = backpressure;
+    this.#options.bus.publish(
+      channels.roomIn(room.key),
+      encodeEnvelope(['load', this.edgeId, backpressure]),
+    );
+  }
 
   #drainViewer(ws: WebSocket<Viewer>): void {
     if (ws.getUserData().closed) {
@@ -450,6 +477,13 @@ export class Edge {
 
   #dropRoom(room: LocalRoom): void {
     this.#rooms.delete(room.key);
+    if (room.loadReported > 0) {
+      this.#options.bus.publish(
+        channels.roomIn(room.key),
+        encodeEnvelope(['load', this.edgeId, 0]),
+      );
+    }
+
     void this.#options.bus.unsubscribe(
       channels.roomOut(room.key),
       room.onEnvelope,

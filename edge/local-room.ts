@@ -27,6 +27,9 @@ export class LocalRoom {
   lastForwardedSeq = 0;
   /** The last viewer count the shard reported. */
   viewers = 0;
+  /** The backpressure share last reported to the shard, and when. */
+  loadReported = 0;
+  loadReportedMs = 0;
   readonly users = new Map<string, Set<WebSocket<Viewer>>>();
   /** Viewers getting frames one by one until they are on a topic. */
   readonly catchingUp = new Set<WebSocket<Viewer>>();

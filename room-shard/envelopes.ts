@@ -10,7 +10,9 @@
  * - `['snapshot', edgeId, members: [userId, name, role][]]`: every user the
  *   edge holds in the room, replacing all it reported before (the answer to
  *   `resync`);
- * - `['close']`: the room was closed; flush and tell the viewers.
+ * - `['close']`: the room was closed; flush and tell the viewers;
+ * - `['load', edgeId, backpressure]`: the share (0..1) of the edge's viewers
+ *   of the room whose send buffers are backed up, sent about once a second.
  *
  * Out of a shard (`channels.roomOut`):
  * - `['frame', maxSeq, viewers, full, reliableOnly, lossyCount]`: one tick's batch; `full`
@@ -34,7 +36,8 @@ export type InboundEnvelope =
   | ['input', EngineInput[]]
   | ['members', string, MemberJoin[], string[]]
   | ['snapshot', string, MemberJoin[]]
-  | ['close'];
+  | ['close']
+  | ['load', string, number];
 
 export type OutboundEnvelope =
   | ['frame', number, number, Buffer, Buffer | true | null, number]
@@ -71,6 +74,13 @@ export function decodeInbound(payload: Buffer): InboundEnvelope | undefined {
         : undefined;
     case 'close':
       return ['close'];
+    case 'load':
+      return typeof value[1] === 'string' &&
+        typeof value[2] === 'number' &&
+        value[2] >= 0 &&
+        value[2] <= 1
+        ? (value as InboundEnvelope)
+        : undefined;
     default:
       return undefined;
   }

@@ -14,6 +14,7 @@
  * refuses a frame the room is abandoned and claimed again from the last
  * published seq, so viewers never see a gap or a repeat.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { channels, type Bus, type BusHandler } from '../bus/index.js';
 import {
@@ -83,10 +84,17 @@ interface OwnedRoom {
   engine: RoomEngine;
   members: MemberList;
   viewersReported: number;
+  /** The latest backpressure share each edge reported for this room. */
+  backpressure: Map<string, number>;
   closing: boolean;
   onInbound: BusHandler;
   stopFollowing: () => void;
 }
+
+/** How often the shard measures its event-loop lag and tells the engines. */
+const LAG_REPORT_MS = 1000;
+/** Sampling resolution of the lag histogram; subtracted from what it reads. */
+const LAG_RESOLUTION_MS = 20;
 
 export class RoomShard {
   #options: RoomShardOptions;
@@ -94,6 +102,8 @@ export class RoomShard {
   #rooms = new Map<string, OwnedRoom>();
   #claiming = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  #lagTimer: NodeJS.Timeout | undefined;
+  #lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
   #metrics: ShardMetrics;
   #outlet: RoomOutlet;
   /** Accounting of rooms this shard no longer owns, so totals never go back. */
@@ -132,6 +142,25 @@ export class RoomShard {
   /** Starts the tick. Rooms may be claimed before or after. */
   start(): void {
     this.#timer ??= setInterval(() => this.tick(), this.#options.tickMs);
+    if (this.#lagTimer === undefined) {
+      this.#lag.enable();
+      this.#lagTimer = setInterval(() => this.#reportLag(), LAG_REPORT_MS);
+    }
+  }
+
+  /**
+   * Tells every room's engine how late this process runs, so lossy budgets
+   * shrink while the shard is overloaded and recover when it is not.
+   */
+  #reportLag(): void {
+    const loopLagMs = Math.max(
+      0,
+      this.#lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS,
+    );
+    this.#lag.reset();
+    for (const room of this.#rooms.values()) {
+      room.engine.setLoad({ loopLagMs });
+    }
   }
 
   /**
@@ -170,6 +199,7 @@ export class RoomShard {
       ),
       members: new MemberList(),
       viewersReported: -1,
+      backpressure: new Map(),
       closing: false,
       onInbound: (payload) => this.#onInbound(room, payload),
       stopFollowing: () => undefined,
@@ -244,6 +274,16 @@ export class RoomShard {
           room.members.dropEdge(edgeId);
         }
       }
+
+      // A dead edge's last load report must not keep the budget shrunk.
+      for (const edgeId of [...room.backpressure.keys()]) {
+        if (!liveEdgeIds.has(edgeId)) {
+          room.backpressure.delete(edgeId);
+          room.engine.setLoad({
+            backpressure: Math.max(0, ...room.backpressure.values()),
+          });
+        }
+      }
     }
   }
 
@@ -256,6 +296,7 @@ export class RoomShard {
 
     return {
       members: room.members.count,
+      loadFactor: room.engine.loadFactor,
       accounting: room.engine.accounting(),
     };
   }
@@ -273,6 +314,9 @@ export class RoomShard {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    clearInterval(this.#lagTimer);
+    this.#lagTimer = undefined;
+    this.#lag.disable();
     for (const room of [...this.#rooms.values()]) {
       await this.release(room.key);
     }
@@ -397,6 +441,14 @@ export class RoomShard {
       case 'close':
         void this.#close(room);
         return;
+      case 'load': {
+        const [, edgeId, backpressure] = envelope;
+        room.backpressure.set(edgeId, backpressure);
+        room.engine.setLoad({
+          backpressure: Math.max(...room.backpressure.values()),
+        });
+        return;
+      }
     }
   }
 
