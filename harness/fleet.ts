@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { RoomcastProcess } from './processes.js';
+import { waitUntil } from './wait.js';
 
 export const API_KEY = `key_${randomBytes(12).toString('hex')}`;
 const TENANT = 'acme';
@@ -63,9 +64,27 @@ export class Fleet {
     );
     const edgeProcs = Array.from({ length: edges }, () => this.start('edge'));
     this.adminPort = await admin.listening('admin');
-    await Promise.all(shardProcs.map((proc) => proc.listening('shard')));
+    const shardPorts = await Promise.all(
+      shardProcs.map((proc) => proc.listening('shard')),
+    );
     const edgePorts = await Promise.all(
       edgeProcs.map((proc) => proc.listening('edge')),
+    );
+    // Listening is not ready: a process answers 503 until its Redis
+    // connection and subscriptions are up, as /readyz says.
+    await Promise.all(
+      [this.adminPort, ...shardPorts, ...edgePorts].map((port) =>
+        waitUntil(
+          async () =>
+            (
+              await fetch(`http://127.0.0.1:${port}/readyz`).catch(
+                () => undefined,
+              )
+            )?.status === 200,
+          30_000,
+          `/readyz on port ${port}`,
+        ),
+      ),
     );
     return { shards: shardProcs, edges: edgeProcs, edgePorts };
   }
