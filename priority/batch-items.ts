@@ -74,9 +74,9 @@ export function lossyItem(entry: LossyEntry): ChatItem | CustomItem {
 
 /** Merges the two lanes by arrival; each is already in arrival order. */
 export function interleave(
-  reliable: ReliableItem[],
-  reliableArrivals: number[],
-  lossy: LossyEntry[],
+  reliable: readonly ReliableItem[],
+  reliableArrivals: readonly number[],
+  lossy: readonly LossyEntry[],
 ): BatchItem[] {
   const items: BatchItem[] = [];
   let r = 0;

@@ -30,7 +30,7 @@ import {
   FairShareLedger,
   MentionMatcher,
   selectLossy,
-  type LossyEntry,
+  LossyEntry,
 } from './lossy-selection.js';
 import {
   DEFAULT_SETTINGS,
@@ -92,6 +92,8 @@ export class RoomEngine {
   #chat: ClassCounter;
   #reliable: EngineInput[] = [];
   #reliableArrival: number[] = [];
+  #sendReliable: ReliableItem[] = [];
+  #sendArrivals: number[] = [];
   #lossy: LossyEntry[] = [];
   #lossyCustom = 0;
   #echoes: ChatItem[] = [];
@@ -238,7 +240,7 @@ export class RoomEngine {
       return;
     }
 
-    this.#lossy.push({ input, arrival: this.#arrival++, priority });
+    this.#lossy.push(new LossyEntry(input, this.#arrival++, priority));
     if (priority !== undefined) {
       this.#lossyCustom++;
     }
@@ -298,9 +300,9 @@ export class RoomEngine {
   tick(nowMs: number = this.#clock()): TickResult {
     this.#tickNo++;
     this.#budget.refill(nowMs, this.#settings.tickMs);
-    const reliable = this.#drainReliable();
+    this.#drainReliable();
     const lossy = this.#drainLossy(nowMs);
-    const items = interleave(reliable.items, reliable.arrivals, lossy);
+    const items = interleave(this.#sendReliable, this.#sendArrivals, lossy);
     this.#aggregates.emit(items, this.#budget.factor, nowMs);
     const echoes = this.#echoes;
     this.#echoes = [];
@@ -312,17 +314,14 @@ export class RoomEngine {
     return { items, echoes };
   }
 
-  #drainReliable(): { items: ReliableItem[]; arrivals: number[] } {
-    const items: ReliableItem[] = [];
-    const arrivals: number[] = [];
-    if (this.#reliable.length === 0) {
-      return { items, arrivals };
-    }
-
+  /** Fills #sendReliable and #sendArrivals; reused to spare the allocator. */
+  #drainReliable(): void {
+    const items = this.#sendReliable;
+    const arrivals = this.#sendArrivals;
+    items.length = 0;
+    arrivals.length = 0;
     const inputs = this.#reliable;
     const inputArrivals = this.#reliableArrival;
-    this.#reliable = [];
-    this.#reliableArrival = [];
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i] as EngineInput;
       const item = reliableItem(input, input.id as string, input.seq as number);
@@ -337,10 +336,11 @@ export class RoomEngine {
       arrivals.push(inputArrivals[i] as number);
     }
 
-    return { items, arrivals };
+    inputs.length = 0;
+    inputArrivals.length = 0;
   }
 
-  #drainLossy(nowMs: number): LossyEntry[] {
+  #drainLossy(nowMs: number): readonly LossyEntry[] {
     if (this.#lossy.length === 0) {
       return [];
     }

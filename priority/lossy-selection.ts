@@ -41,21 +41,42 @@ export const CHAT_OVERHEAD_BYTES = 48;
 /** Size assumed for a custom lossy item that does not state `bytes`. */
 export const CUSTOM_DEFAULT_BYTES = 128;
 
-/** A lossy input waiting for its tick. */
-export interface LossyEntry {
-  input: EngineInput;
+/**
+ * A lossy input waiting for its tick. The ranking fields live on the entry
+ * itself, filled in only when the tick is over budget, so ranking allocates
+ * nothing per candidate.
+ */
+export class LossyEntry {
+  readonly input: EngineInput;
   /** Position in the room's arrival order. */
-  arrival: number;
+  readonly arrival: number;
   /** A custom type's priority; undefined for chat. */
-  priority: number | undefined;
-}
+  readonly priority: number | undefined;
+  rank = 0;
+  round = 0;
+  level = 0;
+  key = '';
+  admitted = false;
+  #bytes = -1;
 
-interface Ranked {
-  entry: LossyEntry;
-  key: string;
-  rank: number;
-  round: number;
-  level: number;
+  constructor(
+    input: EngineInput,
+    arrival: number,
+    priority: number | undefined,
+  ) {
+    this.input = input;
+    this.arrival = arrival;
+    this.priority = priority;
+  }
+
+  /** Estimated encoded size, worked out once. */
+  get bytes(): number {
+    if (this.#bytes < 0) {
+      this.#bytes = lossyBytes(this);
+    }
+
+    return this.#bytes;
+  }
 }
 
 /** Estimated encoded size of a lossy item, in bytes. */
@@ -182,21 +203,24 @@ function isTrusted(entry: LossyEntry): boolean {
 }
 
 /** Negative when `a` should go out before `b`. */
-function compare(a: Ranked, b: Ranked): number {
+function compare(a: LossyEntry, b: LossyEntry): number {
   return (
     b.rank - a.rank ||
     a.round - b.round ||
     b.level - a.level ||
-    a.entry.arrival - b.entry.arrival
+    a.arrival - b.arrival
   );
 }
 
 export interface Selection {
   /** Entries to send, in arrival order. */
-  admitted: LossyEntry[];
+  admitted: readonly LossyEntry[];
   /** Entries dropped over budget, in arrival order. */
-  dropped: LossyEntry[];
+  dropped: readonly LossyEntry[];
 }
+
+const NONE: readonly LossyEntry[] = Object.freeze([]);
+const NOTHING: Selection = Object.freeze({ admitted: NONE, dropped: NONE });
 
 /**
  * Chooses the entries to send from `entries` (in arrival order) and spends
@@ -210,42 +234,46 @@ export function selectLossy(
   nowMs: number,
 ): Selection {
   if (entries.length === 0) {
-    return { admitted: [], dropped: [] };
+    return NOTHING;
   }
 
   if (entries.length <= budget.slots) {
     let bytes = 0;
     for (const entry of entries) {
-      bytes += lossyBytes(entry);
+      bytes += entry.bytes;
     }
 
     // Strictly under: then every prefix leaves credit, so all are admitted.
     if (bytes < budget.byteCredits) {
       for (const entry of entries) {
-        budget.spend(lossyBytes(entry));
+        budget.spend(entry.bytes);
         ledger.serve(shareKey(entry), nowMs);
       }
 
-      return { admitted: entries, dropped: [] };
+      return { admitted: entries, dropped: NONE };
     }
   }
 
-  const best = rankBest(entries, budget.slots, ledger, mentions, nowMs);
-  const chosen = new Set<LossyEntry>();
-  for (const ranked of best) {
+  for (const entry of rankBest(
+    entries,
+    budget.slots,
+    ledger,
+    mentions,
+    nowMs,
+  )) {
     if (!budget.canAdmit()) {
       break;
     }
 
-    budget.spend(lossyBytes(ranked.entry));
-    ledger.serve(ranked.key, nowMs);
-    chosen.add(ranked.entry);
+    budget.spend(entry.bytes);
+    ledger.serve(entry.key, nowMs);
+    entry.admitted = true;
   }
 
   const admitted: LossyEntry[] = [];
   const dropped: LossyEntry[] = [];
   for (const entry of entries) {
-    (chosen.has(entry) ? admitted : dropped).push(entry);
+    (entry.admitted ? admitted : dropped).push(entry);
   }
 
   return { admitted, dropped };
@@ -258,8 +286,8 @@ function rankBest(
   ledger: FairShareLedger,
   mentions: MentionMatcher,
   nowMs: number,
-): Ranked[] {
-  const best: Ranked[] = [];
+): LossyEntry[] {
+  const best: LossyEntry[] = [];
   if (limit <= 0) {
     return best;
   }
@@ -270,16 +298,13 @@ function rankBest(
     const earlier = seenThisTick.get(key) ?? 0;
     seenThisTick.set(key, earlier + 1);
     const trusted = isTrusted(entry);
-    const ranked: Ranked = {
-      entry,
-      key,
-      rank: rankOf(entry, trusted, mentions),
-      round: trusted ? 0 : ledger.round(key, nowMs) + earlier,
-      level: entry.input.from?.level ?? 0,
-    };
+    entry.key = key;
+    entry.rank = rankOf(entry, trusted, mentions);
+    entry.round = trusted ? 0 : ledger.round(key, nowMs) + earlier;
+    entry.level = entry.input.from?.level ?? 0;
     const worst = best[best.length - 1];
     if (best.length === limit && worst !== undefined) {
-      if (compare(ranked, worst) >= 0) {
+      if (compare(entry, worst) >= 0) {
         continue;
       }
 
@@ -287,11 +312,11 @@ function rankBest(
     }
 
     let at = best.length;
-    while (at > 0 && compare(ranked, best[at - 1] as Ranked) < 0) {
+    while (at > 0 && compare(entry, best[at - 1] as LossyEntry) < 0) {
       at--;
     }
 
-    best.splice(at, 0, ranked);
+    best.splice(at, 0, entry);
   }
 
   return best;
