@@ -95,6 +95,8 @@ export class Edge {
   #admission: Admission;
   #timer: NodeJS.Timeout | undefined;
   #sockets = new Set<WebSocket<Viewer>>();
+  /** Viewers whose send buffer was not empty when last checked. */
+  #pressured = new Set<WebSocket<Viewer>>();
   #sweepCursor: Iterator<WebSocket<Viewer>> | undefined;
   #closing = false;
 
@@ -130,7 +132,12 @@ export class Edge {
       maxPayloadLength: Math.max(options.settings.maxFrameBytes * 4, 16_384),
       idleTimeout: options.settings.idleTimeoutSeconds,
       sendPingsAutomatically: true,
-      maxBackpressure: options.settings.hardBackpressureBytes * 2,
+      // A safety net only: the sweep closes a viewer past the hard bound
+      // with a code that says "resume" long before this; uWS's own close
+      // would be abrupt. The margin covers a tick of large frames.
+      maxBackpressure:
+        options.settings.hardBackpressureBytes +
+        Math.max(options.settings.hardBackpressureBytes, 16 * 1024 * 1024),
       closeOnBackpressureLimit: 1,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
       open: (ws) => this.#open(ws),
@@ -538,6 +545,7 @@ export class Edge {
     viewer.closed = true;
     viewer.room?.removeSocket(ws);
     this.#sockets.delete(ws);
+    this.#pressured.delete(ws);
     this.#metrics.connections.set(this.#sockets.size);
     if (this.#sockets.size === 0) {
       this.#onEmpty?.();
@@ -563,9 +571,14 @@ export class Edge {
    * pass every tick would cost a large share of a core at 100,000+ viewers.
    */
   #sweep(nowMs: number): void {
-    const { softBackpressureBytes, hardBackpressureBytes, tickMs } =
-      this.#options.settings;
-    const nowSeconds = nowMs / 1000;
+    // Viewers already seen backed up are checked every tick: their buffers
+    // can grow by a frame per tick, and the hard bound must be caught well
+    // before uWS's own limit. Everyone else is checked in slices.
+    for (const ws of this.#pressured) {
+      this.#check(ws, nowMs);
+    }
+
+    const { tickMs } = this.#options.settings;
     let budget = Math.ceil((this.#sockets.size * tickMs) / SWEEP_PERIOD_MS) + 1;
     while (budget-- > 0) {
       this.#sweepCursor ??= this.#sockets.values();
@@ -575,29 +588,41 @@ export class Edge {
         return;
       }
 
-      const ws = next.value;
-      const viewer = ws.getUserData();
-      if (viewer.closed) {
-        continue;
+      this.#check(next.value, nowMs);
+    }
+  }
+
+  /** One viewer's token expiry and send buffer; see {@link Edge.tick}. */
+  #check(ws: WebSocket<Viewer>, nowMs: number): void {
+    const viewer = ws.getUserData();
+    if (viewer.closed) {
+      this.#pressured.delete(ws);
+      return;
+    }
+
+    if (viewer.claims.expiresAt * 1000 <= nowMs) {
+      this.#closeViewer(ws, 'tokenExpired');
+      return;
+    }
+
+    const buffered = ws.getBufferedAmount();
+    const { softBackpressureBytes, hardBackpressureBytes } =
+      this.#options.settings;
+    if (buffered === 0) {
+      if (viewer.lane === 'full') {
+        this.#pressured.delete(ws);
       }
 
-      if (viewer.claims.expiresAt <= nowSeconds) {
-        this.#closeViewer(ws, 'tokenExpired');
-        continue;
-      }
+      return;
+    }
 
-      const buffered = ws.getBufferedAmount();
-      if (buffered === 0) {
-        continue;
-      }
-
-      this.#metrics.sendBufferBytes.observe(buffered);
-      if (buffered > hardBackpressureBytes) {
-        this.#metrics.slowCloses.inc();
-        this.#closeViewer(ws, 'slowConsumer');
-      } else if (buffered > softBackpressureBytes && viewer.lane === 'full') {
-        this.#delivery.setLane(ws, 'reliable');
-      }
+    this.#pressured.add(ws);
+    this.#metrics.sendBufferBytes.observe(buffered);
+    if (buffered > hardBackpressureBytes) {
+      this.#metrics.slowCloses.inc();
+      this.#closeViewer(ws, 'slowConsumer');
+    } else if (buffered > softBackpressureBytes && viewer.lane === 'full') {
+      this.#delivery.setLane(ws, 'reliable');
     }
   }
 
