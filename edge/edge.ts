@@ -40,6 +40,7 @@ import { Admission, type AdmissionRequest, type Refusal } from './admission.js';
 import { ViewerDelivery } from './delivery.js';
 import { LocalRoom, laneTopic } from './local-room.js';
 import { endWithError, serveOps } from './ops-routes.js';
+import { serveStaticFiles } from './static-files.js';
 import { TokenBucket } from './token-bucket.js';
 import { ViewerInput } from './viewer-input.js';
 import type { Viewer } from './viewer.js';
@@ -125,6 +126,7 @@ export class Edge {
       close: (ws, name) => this.#closeViewer(ws, name),
     });
     serveOps(this.#app, options.registry, () => this.ready);
+    serveStaticFiles(this.#app);
     this.#app.ws<Viewer>('/ws', {
       compression: uWS.DISABLED,
       // uWS drops anything larger than this before it reaches us; frames
@@ -294,6 +296,24 @@ export class Edge {
     this.#closeViewer(ws, 'draining');
   }
 
+  /**
+   * Sends every room's full member list to its owning shard, replacing what
+   * this edge reported before: for when the edge was out of touch with the
+   * fleet (Redis outage) and shards may have forgotten its members.
+   */
+  resync(): void {
+    for (const room of this.#rooms.values()) {
+      this.#sendSnapshot(room);
+    }
+  }
+
+  #sendSnapshot(room: LocalRoom): void {
+    this.#options.bus.publish(
+      channels.roomIn(room.key),
+      encodeEnvelope(['snapshot', this.edgeId, room.snapshot()]),
+    );
+  }
+
   /** Stops accepting, closes every viewer with `going_away` and stops. */
   async close(): Promise<void> {
     this.#closing = true;
@@ -391,6 +411,12 @@ export class Edge {
     try {
       const local = this.#room(key, claims.room);
       await local.subscribed;
+      if (local.lastForwardedSeq === 0) {
+        // A room this edge has not carried a frame of yet: what its topics
+        // carried so far is what the owner published before the subscription.
+        local.lastForwardedSeq = await this.#options.log.publishedSeq(key);
+      }
+
       const lastSeq = await this.#options.log.lastSeq(key);
       const { settings } = this.#options;
       return {
@@ -649,6 +675,10 @@ export class Edge {
 
         return;
       }
+
+      case 'resync':
+        this.#sendSnapshot(room);
+        return;
     }
   }
 

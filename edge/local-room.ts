@@ -97,6 +97,17 @@ export class LocalRoom {
     }
   }
 
+  /** Every user with a socket here, for a shard that asked for a resync. */
+  snapshot(): MemberJoin[] {
+    const members: MemberJoin[] = [];
+    for (const [userId, sockets] of this.users) {
+      const claims = sockets.values().next().value?.getUserData().claims;
+      members.push([userId, claims?.name ?? userId, claims?.role ?? 'viewer']);
+    }
+
+    return members;
+  }
+
   /** Takes what is waiting for the shard; undefined parts had nothing. */
   takePending(nowMs: number): {
     inputs: EngineInput[] | undefined;

@@ -7,6 +7,9 @@
  * - `['input', EngineInput[]]`: viewers' chat and likes batched per tick by an
  *   edge, or lossy messages published through the admin API;
  * - `['members', edgeId, joins: [userId, name, role][], leaves: userId[]]`;
+ * - `['snapshot', edgeId, members: [userId, name, role][]]`: every user the
+ *   edge holds in the room, replacing all it reported before (the answer to
+ *   `resync`);
  * - `['close']`: the room was closed; flush and tell the viewers;
  * - `['load', edgeId, backpressure]`: the share (0..1) of the edge's viewers
  *   of the room whose send buffers are backed up, sent about once a second;
@@ -25,7 +28,9 @@
  *   `lossyCount` how many lossy items only `full` carries;
  * - `['user', userId, frame]`: a frame for one user only (chat echo);
  * - `['close', frame, closeCodeName]`: send the frame, then close every socket;
- * - `['kick', userId, frame, closeCodeName]`: the same for one user's sockets.
+ * - `['kick', userId, frame, closeCodeName]`: the same for one user's sockets;
+ * - `['resync']`: a shard just took the room over and knows no members yet;
+ *   every edge holding the room answers with a `snapshot`.
  */
 import { decodeValue, encodeValue } from '../protocol/index.js';
 import type { CloseCodeName, ViewerRole } from '../protocol/index.js';
@@ -37,6 +42,7 @@ export type MemberJoin = [userId: string, name: string, role: ViewerRole];
 export type InboundEnvelope =
   | ['input', EngineInput[]]
   | ['members', string, MemberJoin[], string[]]
+  | ['snapshot', string, MemberJoin[]]
   | ['close']
   | ['load', string, number]
   | ['kick', string, string, 'kicked' | 'banned']
@@ -48,7 +54,8 @@ export type OutboundEnvelope =
   | ['frame', number, number, Buffer, Buffer | true | null, number]
   | ['user', string, Buffer]
   | ['close', Buffer, CloseCodeName]
-  | ['kick', string, Buffer, CloseCodeName];
+  | ['kick', string, Buffer, CloseCodeName]
+  | ['resync'];
 
 export function encodeEnvelope(
   envelope: InboundEnvelope | OutboundEnvelope,
@@ -70,6 +77,10 @@ export function decodeInbound(payload: Buffer): InboundEnvelope | undefined {
       return typeof value[1] === 'string' &&
         Array.isArray(value[2]) &&
         Array.isArray(value[3])
+        ? (value as InboundEnvelope)
+        : undefined;
+    case 'snapshot':
+      return typeof value[1] === 'string' && Array.isArray(value[2])
         ? (value as InboundEnvelope)
         : undefined;
     case 'close':
@@ -128,6 +139,8 @@ export function decodeOutbound(payload: Buffer): OutboundEnvelope | undefined {
       return typeof value[1] === 'string' && Buffer.isBuffer(value[2])
         ? (value as OutboundEnvelope)
         : undefined;
+    case 'resync':
+      return ['resync'];
     default:
       return undefined;
   }
