@@ -28,7 +28,7 @@ export interface MemberView {
   id: string;
   name: string;
   role: string;
-  /** Sockets the user holds in the room, over every edge. */
+  /** Edges holding at least one socket of the user in the room. */
   connections: number;
 }
 

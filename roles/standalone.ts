@@ -132,7 +132,7 @@ export async function startStandalone(
             id,
             name: member.name,
             role: member.role,
-            connections: [...member.edges.values()].reduce((a, b) => a + b, 0),
+            connections: member.edges.size,
           })),
         };
       },
@@ -147,7 +147,7 @@ export async function startStandalone(
           id: userId,
           name: member.name,
           role: member.role,
-          connections: [...member.edges.values()].reduce((a, b) => a + b, 0),
+          connections: member.edges.size,
         };
       },
     },
