@@ -139,8 +139,8 @@ test('admin api - bad input gets the documented error codes and statuses', async
     [
       'bad type',
       server.api('POST', '/v1/rooms/errs/messages', { type: 'shout' }),
-      400,
-      'invalid_request',
+      422,
+      'unknown_message_type',
     ],
     [
       'chat without text',

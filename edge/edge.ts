@@ -31,6 +31,7 @@ import {
   type ServerFrame,
 } from '../protocol/index.js';
 import type { ReliableLog } from '../reliable-log/index.js';
+import type { BanCheck } from '../moderation/index.js';
 import type { RoomDirectory } from '../room-directory/index.js';
 import { decodeOutbound, encodeEnvelope } from '../room-shard/index.js';
 import type { ViewerTokens } from '../tokens/index.js';
@@ -65,6 +66,8 @@ export interface EdgeOptions {
   bus: Bus;
   log: ReliableLog;
   directory: RoomDirectory;
+  /** Bans set through the admin API, checked at the upgrade. */
+  bans?: BanCheck;
   tokens: ViewerTokens;
   ids: IdGenerator;
   registry: Registry;
@@ -107,6 +110,7 @@ export class Edge {
     this.#admission = new Admission({
       tokens: options.tokens,
       directory: options.directory,
+      ...(options.bans === undefined ? {} : { bans: options.bans }),
       allowedOrigins: options.settings.allowedOrigins,
       maxConnectsPerSecond: options.settings.maxConnectsPerSecond,
       clock: this.#clock,
