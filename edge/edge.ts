@@ -82,7 +82,7 @@ const SWEEP_PERIOD_MS = 1000;
 /** How often an edge reports a room's backpressure share to its shard. */
 const LOAD_REPORT_MS = 1000;
 /** How long close() lets uWS flush the last close frames. */
-const CLOSE_LINGER_MS = 250;
+const CLOSE_LINGER_MS = 1000;
 
 export class Edge {
   readonly edgeId = randomUUID();
@@ -340,9 +340,10 @@ export class Edge {
       this.#dropRoom(room);
     }
 
-    // Close frames sent from timers are written on uWS's next loop turn;
-    // a process that exits right away would cut them off (viewers would see
-    // 1006 instead of the code that tells them what to do).
+    // Let the close handshakes finish: a process that exits while a
+    // client's close reply is still unread makes the kernel answer with a
+    // reset, and a client that had not read our close frame yet loses it
+    // and sees 1006 instead of the code that tells it what to do.
     await new Promise((resolve) => setTimeout(resolve, CLOSE_LINGER_MS));
   }
 
