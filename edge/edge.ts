@@ -102,6 +102,8 @@ export class Edge {
   #pressured = new Set<WebSocket<Viewer>>();
   #sweepCursor: Iterator<WebSocket<Viewer>> | undefined;
   #closing = false;
+  /** When the edge last closed a viewer; close() lingers after it. */
+  #lastClosedMs = -Infinity;
 
   constructor(options: EdgeOptions) {
     this.#options = options;
@@ -344,7 +346,10 @@ export class Edge {
     // client's close reply is still unread makes the kernel answer with a
     // reset, and a client that had not read our close frame yet loses it
     // and sees 1006 instead of the code that tells it what to do.
-    await new Promise((resolve) => setTimeout(resolve, CLOSE_LINGER_MS));
+    const lingerMs = this.#lastClosedMs + CLOSE_LINGER_MS - this.#clock();
+    if (lingerMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, lingerMs));
+    }
   }
 
   #upgrade(
@@ -722,6 +727,7 @@ export class Edge {
     }
 
     const { code, name: reason } = CloseCodes[name];
+    this.#lastClosedMs = this.#clock();
     ws.end(code, reason);
   }
 }
