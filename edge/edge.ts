@@ -79,6 +79,13 @@ export interface EdgeOptions {
 
 /** Every viewer's send buffer and token are checked once per this period. */
 const SWEEP_PERIOD_MS = 1000;
+/** The answer to a viewer whose admission failed on our side. */
+const UNAVAILABLE: Refusal = {
+  status: '503 Service Unavailable',
+  code: 'unavailable',
+  message: 'try again shortly',
+  retryAfterSeconds: 2,
+};
 /** How often an edge reports a room's backpressure share to its shard. */
 const LOAD_REPORT_MS = 1000;
 /** How long close() lets uWS flush the last close frames. */
@@ -407,12 +414,7 @@ export class Edge {
       admitted = await this.#admission.check(request);
     } catch (error) {
       this.#options.logger.error({ err: error }, 'admission failed');
-      return {
-        status: '503 Service Unavailable',
-        code: 'unavailable',
-        message: 'try again shortly',
-        retryAfterSeconds: 2,
-      };
+      return UNAVAILABLE;
     }
 
     if ('status' in admitted) {
@@ -460,12 +462,7 @@ export class Edge {
     } catch (error) {
       this.#releaseAdmit(key);
       this.#options.logger.error({ err: error }, 'admission failed');
-      return {
-        status: '503 Service Unavailable',
-        code: 'unavailable',
-        message: 'try again shortly',
-        retryAfterSeconds: 2,
-      };
+      return UNAVAILABLE;
     }
   }
 
