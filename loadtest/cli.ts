@@ -3,13 +3,14 @@
  * run met its objectives, 1 when one failed, 2 when the run could not be
  * made (bad option, service unreachable, a phase that timed out).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startUwsBaseline } from './baseline-uws.js';
 import { formatSummary } from './console-summary.js';
 import { computeFigures } from './figures.js';
 import { LoadtestError } from './loadtest-error.js';
+import { formatPlan, measuredCapacity, planFleet } from './plan.js';
 import { PUBLISH_TYPES, type PublishType } from './publisher.js';
 import { renderHtml } from './report-html.js';
 import { buildReport, compareWithBaseline, type Report } from './report.js';
@@ -33,6 +34,8 @@ const DEFAULT_MIX: Record<PublishType, number> = {
 const USAGE = `usage:
   roomcast-loadtest run SCENARIO [target] [--out DIR] [--baseline uws]
   roomcast-loadtest [quick options] [target] [--out DIR] [--baseline uws]
+  roomcast-loadtest plan --from REPORT.json [--from ...] --viewers N --rooms N
+                         --peak-rate N [--headroom 0.3] [--edge-cores 2]
   roomcast-loadtest baseline uws [--admin-port N] [--edge-port N]
 
 Connects simulated viewers to roomcast, publishes messages through its admin
@@ -259,6 +262,61 @@ async function execute(scenario: Scenario, values: Values): Promise<number> {
   return report.passed ? 0 : 1;
 }
 
+async function planCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      from: { type: 'string', multiple: true },
+      viewers: { type: 'string' },
+      rooms: { type: 'string' },
+      'peak-rate': { type: 'string' },
+      headroom: { type: 'string' },
+      'edge-cores': { type: 'string' },
+      'shard-cores': { type: 'string' },
+      json: { type: 'string' },
+    },
+  });
+  const from = values.from ?? [];
+  if (from.length === 0 || values.viewers === undefined) {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      'plan needs --from REPORT.json (one or more) and --viewers N',
+    );
+  }
+
+  const reports = await Promise.all(
+    from.map(
+      async (path) => JSON.parse(await readFile(path, 'utf8')) as Report,
+    ),
+  );
+  const measured = measuredCapacity(reports);
+  if (measured.runs.length === 0) {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      'none of the reports has service CPU figures to plan from',
+    );
+  }
+
+  const plan = planFleet(
+    {
+      viewers: numberOption(values, 'viewers', 0),
+      rooms: Math.max(1, numberOption(values, 'rooms', 1)),
+      peakRatePerRoom: numberOption(values, 'peak-rate', 10),
+      headroom: Math.min(0.9, numberOption(values, 'headroom', 0.3)),
+      edgeCores: Math.max(1, numberOption(values, 'edge-cores', 2)),
+      shardCores: Math.max(1, numberOption(values, 'shard-cores', 1)),
+      tickMs: 100,
+    },
+    measured,
+  );
+  console.log(formatPlan(plan));
+  if (values.json !== undefined) {
+    await writeFile(values.json, `${JSON.stringify(plan, null, 2)}\n`);
+  }
+
+  return 0;
+}
+
 /** `roomcast-loadtest baseline uws`: serves the baseline until SIGINT/SIGTERM. */
 async function serveBaseline(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -307,6 +365,10 @@ async function dispatch(argv: string[]): Promise<number> {
   const command = argv[0];
   if (command === 'baseline') {
     return serveBaseline(argv.slice(1));
+  }
+
+  if (command === 'plan') {
+    return planCommand(argv.slice(1));
   }
 
   if (command === 'run') {
