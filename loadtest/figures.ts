@@ -46,6 +46,7 @@ export interface Figures {
     itemsPerSecondByClass: Record<ItemClass, number>;
     /** Whole run, all viewers. */
     totalItems: number;
+    totalItemsByClass: Record<ItemClass, number>;
     totalFrames: number;
     totalBytes: number;
     likesCarried: number;
@@ -70,6 +71,8 @@ export interface Figures {
     /** Mean CPU over the steady window, in cores. */
     cpuCores: number;
     peakRssBytes: number;
+    /** Resident memory before the viewers connected. */
+    baseRssBytes: number;
     /** Priority engine outcomes over the run, by `class/outcome[/reason]`. */
     items: Record<string, number>;
   };
@@ -178,6 +181,9 @@ export function computeFigures(result: RunResult): Figures {
       bytesPerSecond: perSecond(delivery.bytes),
       itemsPerSecondByClass: byClass,
       totalItems: total.items.reduce((sum, n) => sum + n, 0),
+      totalItemsByClass: Object.fromEntries(
+        ITEM_CLASSES.map((name, i) => [name, total.items[i] ?? 0]),
+      ) as Record<ItemClass, number>,
       totalFrames: total.frames,
       totalBytes: total.bytes,
       likesCarried: total.likes,
@@ -202,6 +208,7 @@ export function computeFigures(result: RunResult): Figures {
           ? round(serviceCpuMs / 1000 / seconds, 2)
           : -1,
       peakRssBytes: servicePeakRss,
+      baseRssBytes: firstSample?.rssBytes ?? -1,
       items:
         firstSample !== undefined && lastSample !== undefined
           ? itemsBetween(firstSample, lastSample)

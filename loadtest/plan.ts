@@ -29,7 +29,7 @@ export interface MeasuredCapacity {
   publishesPerCoreSecond: number;
   /** Mean bytes of a delivered frame. */
   bytesPerFrame: number;
-  /** Service memory per connected viewer. */
+  /** Service memory per connected viewer (peak minus before connecting). */
   bytesPerViewer: number;
 }
 
@@ -42,8 +42,11 @@ export interface FleetPlan {
   framesPerSecond: number;
   /** Bytes the edges send per second (WebSocket payloads plus ~8% framing). */
   egressBytesPerSecond: number;
-  /** Redis operations per second in distributed mode. */
-  redisOpsPerSecond: number;
+  /** Redis PUBLISH commands per second in distributed mode. */
+  redisPublishesPerSecond: number;
+  /** Messages Redis delivers to subscribed edges per second. */
+  redisDeliveriesPerSecond: number;
+  /** Bytes Redis sends to edges and shards per second. */
   redisBytesPerSecond: number;
   viewersPerEdge: number;
   assumptions: string[];
@@ -76,10 +79,14 @@ export function measuredCapacity(reports: Report[]): MeasuredCapacity {
       bytesPerFrame,
       f.delivered.bytesPerSecond / f.delivered.framesPerSecond,
     );
-    if (f.service.peakRssBytes > 0 && f.viewers.welcomed > 0) {
+    if (
+      f.service.peakRssBytes > 0 &&
+      f.service.baseRssBytes > 0 &&
+      f.viewers.welcomed > 0
+    ) {
       bytesPerViewer = Math.max(
         bytesPerViewer,
-        f.service.peakRssBytes / f.viewers.welcomed,
+        (f.service.peakRssBytes - f.service.baseRssBytes) / f.viewers.welcomed,
       );
     }
   }
@@ -136,8 +143,9 @@ export function planFleet(
     shards,
     framesPerSecond,
     egressBytesPerSecond: framesPerSecond * measured.bytesPerFrame * framing,
-    // admin -> shard per message, shard -> every edge per room per tick.
-    redisOpsPerSecond: publishes + activeRoomTicks * edges,
+    // admin -> shard per message; shard -> edges once per room per tick.
+    redisPublishesPerSecond: publishes + activeRoomTicks,
+    redisDeliveriesPerSecond: publishes + activeRoomTicks * edges,
     redisBytesPerSecond:
       publishes * 256 + activeRoomTicks * edges * measured.bytesPerFrame,
     viewersPerEdge: Math.ceil(target.viewers / edges),
@@ -147,7 +155,7 @@ export function planFleet(
       'shard cost is estimated from the whole standalone process per accepted message, so it overstates a shard alone',
       `every room is active at the peak rate in every tick; headroom ${Math.round(target.headroom * 100)}% kept free`,
       'an edge holds at most 1,000,000 connections or 8 GiB of connection memory',
-      'Redis: one publish per accepted message (~256 bytes) and one per room per tick per edge subscribed to it (every edge, worst case)',
+      'Redis: one publish per accepted message (~256 bytes) and one per room per tick, delivered to every edge (worst case: each edge holds viewers of each room)',
       'egress adds ~8% for WebSocket and TCP/IP framing to the measured payload bytes',
     ],
   };
@@ -166,7 +174,7 @@ export function formatPlan(plan: FleetPlan): string {
     `shards      ${plan.shards} x ${t.shardCores} core`,
     `frames      ${n.format(plan.framesPerSecond)}/s fleet-wide`,
     `network     ${gbit(plan.egressBytesPerSecond)} edge egress`,
-    `redis       ${n.format(plan.redisOpsPerSecond)} ops/s, ${mib(plan.redisBytesPerSecond)}`,
+    `redis       ${n.format(plan.redisPublishesPerSecond)} publishes/s, ${n.format(plan.redisDeliveriesPerSecond)} deliveries/s, ${mib(plan.redisBytesPerSecond)} out`,
     'assumptions:',
     ...plan.assumptions.map((line) => `  - ${line}`),
   ].join('\n');
