@@ -197,12 +197,40 @@ async function execute(scenario: Scenario, values: Values): Promise<number> {
     firstSourceAddress: stringOption(values, 'source-address') ?? '127.0.0.2',
     onProgress: progress,
   };
+  if (
+    scenario.topology === 'cluster' &&
+    stringOption(values, 'spawn') === 'standalone'
+  ) {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      `scenario ${scenario.name} needs several processes: use --spawn cluster or point --admin/--edge at a fleet`,
+    );
+  }
+
   const { target, spawned } = await resolveTarget(values);
   let report: Report;
   try {
     report = buildReport(await runScenario({ scenario, target, ...common }));
   } finally {
+    const early = spawned?.exitedEarly() ?? null;
+    if (spawned !== null && early !== null) {
+      console.error(
+        `roomcast-loadtest: ${spawned.target.label} ${early} during the run; its last lines:\n${spawned.recentOutput().join('\n')}`,
+      );
+    }
+
     await spawned?.stop();
+  }
+
+  const early = spawned?.exitedEarly() ?? null;
+  if (early !== null) {
+    report.objectives.push({
+      name: 'serviceStayedUp',
+      limit: 0,
+      actual: 1,
+      passed: false,
+    });
+    report.passed = false;
   }
 
   if (baseline === 'uws') {

@@ -67,7 +67,7 @@ export function formatSummary(figures: Figures): string {
     `reliable    lost ${n(reliable.lost)}, duplicated ${n(reliable.duplicated)} ` +
       `(expected ${n(reliable.expected)} deliveries, received ${n(reliable.received)}; ` +
       `gaps ${n(reliable.gapLost)}, missing at end ${n(reliable.missingAtEnd)})`,
-    `connections closed early: ${record(viewers.closedEarly)}; viewers behind at end ${n(reliable.viewersBehind)}, gone ${n(reliable.viewersGone)}`,
+    `connections closed early: ${record(viewers.closedEarly)}; viewers behind at end ${n(reliable.viewersBehind)}, gone ${n(reliable.viewersGone)}, aborted on purpose ${n(reliable.viewersAborted)}`,
     `simulator   ${simulator.processes} processes, ${n(simulator.cpuCores)} cores ` +
       `(publisher ${n(simulator.coordinatorCpuCores)}), ` +
       `peak RSS ${bytes(simulator.peakRssBytes)}, frame cache hits ${n(simulator.frameCacheHitRatio * 100)}%`,

@@ -64,7 +64,9 @@ export interface Figures {
     /** Must be 0. */
     duplicated: number;
     viewersBehind: number;
+    /** Not connected at the end, leaving out connect failures and aborts. */
     viewersGone: number;
+    viewersAborted: number;
   };
   /** Read from the service's /metrics; -1 where it exposes nothing. */
   service: {
@@ -200,7 +202,8 @@ export function computeFigures(result: RunResult): Figures {
       missingAtEnd: drain.missingAtEnd,
       duplicated: total.duplicated,
       viewersBehind: drain.behind,
-      viewersGone: drain.gone,
+      viewersGone: drain.gone - drain.aborted - drain.neverConnected,
+      viewersAborted: drain.aborted,
     },
     service: {
       cpuCores:

@@ -79,6 +79,10 @@ export interface DrainReport {
   missingAtEnd: number;
   /** Viewers not connected at the end (failed, aborted, or not back yet). */
   gone: number;
+  /** Of those, connections the scenario aborted on purpose. */
+  aborted: number;
+  /** Of those, viewers whose first connection failed. */
+  neverConnected: number;
   /** Reliable items published after those viewers left (not loss). */
   missedWhileGone: number;
 }

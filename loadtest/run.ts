@@ -52,7 +52,7 @@ export interface RunOptions {
   processes?: number;
   /** First source address; the processes take the addresses after it. */
   firstSourceAddress?: string;
-  /** Bound on waiting for the viewers to catch up at the end; default 15 s. */
+  /** Bound on waiting for the viewers to catch up; default from the scenario. */
   drainTimeoutMs?: number;
   /** Quiet time after catching up, for lossy items in flight; default 500 ms. */
   graceMs?: number;
@@ -258,9 +258,23 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         });
       },
     );
-    const readiness = await fleet.ready(
-      (viewers / scenario.arrival.connectPerSecond) * 1000 * 2 + 60_000,
-    );
+    const connectProgress = setInterval(() => {
+      const counts = timeline.latestConnections();
+      const failed = Object.values(counts.failed).reduce((a, b) => a + b, 0);
+      progress(
+        `${target.label}: connecting, ${counts.welcomed} of ${viewers} welcomed` +
+          (failed > 0 ? `, ${failed} failed` : ''),
+      );
+    }, 5000);
+    let readiness: FleetReadiness;
+    try {
+      readiness = await fleet.ready(
+        (viewers / scenario.arrival.connectPerSecond) * 1000 * 3 + 120_000,
+      );
+    } finally {
+      clearInterval(connectProgress);
+    }
+
     const connectPhaseMs = Date.now() - connectStartMs;
     progress(
       `${target.label}: ${readiness.welcomed} viewers connected in ${(connectPhaseMs / 1000).toFixed(1)} s` +
@@ -331,7 +345,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     progress(`${target.label}: draining`);
     const drain = await fleet.drain(
       finalSeqs,
-      options.drainTimeoutMs ?? 15_000,
+      options.drainTimeoutMs ?? scenario.drainTimeoutSeconds * 1000,
       options.graceMs ?? 500,
     );
     const last = await scrapeService(admin, target.pid);

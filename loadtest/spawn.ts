@@ -33,6 +33,8 @@ export interface SpawnedService {
   pid: number;
   /** The last lines the service printed. */
   recentOutput(): string[];
+  /** How the service exited before {@link stop}, or null while it runs. */
+  exitedEarly(): string | null;
   /** SIGTERM, then SIGKILL if it has not exited in 10 s. */
   stop(): Promise<void>;
 }
@@ -130,8 +132,13 @@ async function start(
   }
 
   let exited = false;
-  child.once('exit', () => {
+  let stopping = false;
+  let early: string | null = null;
+  child.once('exit', (code, signal) => {
     exited = true;
+    if (!stopping) {
+      early = `exited with code ${code}, signal ${signal}`;
+    }
   });
   return {
     kind,
@@ -144,7 +151,9 @@ async function start(
       ...(child.pid === undefined ? {} : { pid: child.pid }),
     },
     recentOutput: () => [...lines],
+    exitedEarly: () => early,
     stop: async () => {
+      stopping = true;
       if (exited) {
         return;
       }

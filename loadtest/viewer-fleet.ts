@@ -147,6 +147,8 @@ export class ViewerFleet {
       behind: 0,
       missingAtEnd: 0,
       gone: 0,
+      aborted: 0,
+      neverConnected: 0,
       missedWhileGone: 0,
     };
     for (const member of this.#members) {
@@ -156,6 +158,8 @@ export class ViewerFleet {
       total.behind += report.behind;
       total.missingAtEnd += report.missingAtEnd;
       total.gone += report.gone;
+      total.aborted += report.aborted;
+      total.neverConnected += report.neverConnected;
       total.missedWhileGone += report.missedWhileGone;
     }
 

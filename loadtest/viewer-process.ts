@@ -64,6 +64,8 @@ class ViewerProcess implements ViewerEvents {
   readonly #edge: URL;
   /** Viewers that will not come back: failed, aborted, or told never to. */
   readonly #gone = new Set<Viewer>();
+  /** Viewers whose connection the scenario aborted for good. */
+  readonly #aborted = new Set<Viewer>();
   /** Viewers this process closed on purpose and will reconnect at once. */
   readonly #leaving = new Set<Viewer>();
   #started = 0;
@@ -215,6 +217,7 @@ class ViewerProcess implements ViewerEvents {
         this.#leaving.add(viewer);
       } else {
         this.#gone.add(viewer);
+        this.#aborted.add(viewer);
       }
 
       viewer.destroy();
@@ -440,12 +443,18 @@ class ViewerProcess implements ViewerEvents {
       behind: 0,
       missingAtEnd: 0,
       gone: 0,
+      aborted: this.#aborted.size,
+      neverConnected: 0,
       missedWhileGone: 0,
     };
     for (const viewer of this.#viewers) {
       const missing = Math.max(0, viewer.room.finalSeq - viewer.lastSeq);
       if (!viewer.connected) {
         report.gone += 1;
+        if (!viewer.welcomed) {
+          report.neverConnected += 1;
+        }
+
         if (viewer.welcomed) {
           report.missedWhileGone += missing;
         }
