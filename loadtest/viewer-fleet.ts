@@ -132,7 +132,7 @@ export class ViewerFleet {
 
     await this.#until(
       () => this.#members.every((member) => member.drained !== null),
-      timeoutMs + graceMs + 10_000,
+      timeoutMs + graceMs + 60_000,
       'draining the viewers',
     );
     this.#stopTicks();
