@@ -6,6 +6,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startSocketIoBaseline } from './baseline-socketio.js';
 import { startUwsBaseline } from './baseline-uws.js';
 import { formatSummary } from './console-summary.js';
 import { computeFigures } from './figures.js';
@@ -16,11 +17,7 @@ import { renderHtml } from './report-html.js';
 import { buildReport, compareWithBaseline, type Report } from './report.js';
 import { runScenario, type RunTarget } from './run.js';
 import { loadScenario, parseScenario, type Scenario } from './scenario.js';
-import {
-  spawnRoomcast,
-  spawnUwsBaseline,
-  type SpawnedService,
-} from './spawn.js';
+import { spawnBaseline, spawnRoomcast, type SpawnedService } from './spawn.js';
 
 const DEFAULT_MIX: Record<PublishType, number> = {
   host: 2,
@@ -32,11 +29,11 @@ const DEFAULT_MIX: Record<PublishType, number> = {
 };
 
 const USAGE = `usage:
-  roomcast-loadtest run SCENARIO [target] [--out DIR] [--baseline uws]
-  roomcast-loadtest [quick options] [target] [--out DIR] [--baseline uws]
+  roomcast-loadtest run SCENARIO [target] [--out DIR] [--baseline uws,socketio]
+  roomcast-loadtest [quick options] [target] [--out DIR] [--baseline ...]
   roomcast-loadtest plan --from REPORT.json [--from ...] --viewers N --rooms N
                          --peak-rate N [--headroom 0.3] [--edge-cores 2]
-  roomcast-loadtest baseline uws [--admin-port N] [--edge-port N]
+  roomcast-loadtest baseline uws|socketio [--admin-port N] [--edge-port N]
 
 Connects simulated viewers to roomcast, publishes messages through its admin
 API at a constant rate, and reports delivery, latency and reliable loss.
@@ -47,11 +44,14 @@ target (one of):
   --admin URL                 admin API (default http://127.0.0.1:8080)
   --edge URL                  edge WebSocket (default ws://127.0.0.1:8081/ws)
   --api-key KEY               admin API key (default: $LOADTEST_API_KEY)
+  --protocol socketio         the edge is the Socket.IO baseline (default
+                              roomcast)
 
 run options:
   --out DIR                   write SCENARIO.json and SCENARIO.html there
-  --baseline uws              run the same scenario against a bare
-                              uWebSockets.js server and print ratios
+  --baseline uws,socketio     run the same scenario against a bare
+                              uWebSockets.js server and/or a Socket.IO
+                              server (msgpack parser) and print ratios
   --processes N               simulator processes (default one per 15,000)
   --source-address IP         first source address (default 127.0.0.2)
 
@@ -91,6 +91,7 @@ const TARGET_OPTIONS = {
   admin: { type: 'string' },
   edge: { type: 'string' },
   'api-key': { type: 'string' },
+  protocol: { type: 'string' },
   out: { type: 'string' },
   baseline: { type: 'string' },
   processes: { type: 'string' },
@@ -134,6 +135,7 @@ function quickScenario(values: Values): Scenario {
         chatBytes: numberOption(values, 'chat-bytes', 40),
       },
       viewers: { sampleRatio: numberOption(values, 'sample', 0.02) },
+      objectives: { maxConnectFailures: 0 },
     },
     'the command-line flags',
   );
@@ -164,9 +166,18 @@ async function resolveTarget(
     );
   }
 
+  const protocol = stringOption(values, 'protocol') ?? 'roomcast';
+  if (protocol !== 'roomcast' && protocol !== 'socketio') {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      `--protocol must be roomcast or socketio, got ${protocol}`,
+    );
+  }
+
   return {
     target: {
-      label: 'roomcast',
+      label: protocol === 'roomcast' ? 'roomcast' : 'socketio server',
+      protocol,
       adminUrl: stringOption(values, 'admin') ?? 'http://127.0.0.1:8080',
       edgeUrl: stringOption(values, 'edge') ?? 'ws://127.0.0.1:8081/ws',
       apiKey,
@@ -181,12 +192,16 @@ const progress = (line: string): void => {
 
 /** Runs a scenario (and its baseline), prints, writes reports; exit code. */
 async function execute(scenario: Scenario, values: Values): Promise<number> {
-  const baseline = stringOption(values, 'baseline');
-  if (baseline !== undefined && baseline !== 'uws') {
-    throw new LoadtestError(
-      'LOADTEST_BAD_OPTION',
-      `--baseline must be uws, got ${baseline}`,
-    );
+  const baselines = (stringOption(values, 'baseline') ?? '')
+    .split(',')
+    .filter((name) => name !== '');
+  for (const name of baselines) {
+    if (name !== 'uws' && name !== 'socketio') {
+      throw new LoadtestError(
+        'LOADTEST_BAD_OPTION',
+        `--baseline takes uws, socketio or uws,socketio; got ${name}`,
+      );
+    }
   }
 
   const processes = stringOption(values, 'processes');
@@ -233,23 +248,22 @@ async function execute(scenario: Scenario, values: Values): Promise<number> {
     report.passed = false;
   }
 
-  if (baseline === 'uws') {
-    const service = await spawnUwsBaseline();
+  for (const name of baselines as ('uws' | 'socketio')[]) {
+    const service = await spawnBaseline(name);
     try {
+      // Baselines keep no history, so nothing that needs resume: no chaos,
+      // no churn. They measure the steady ceiling.
       const result = await runScenario({
         scenario: {
           ...scenario,
-          chaos: scenario.chaos.filter(
-            (step) =>
-              step.action === 'reconnect-storm' ||
-              step.action === 'abort-connections',
-          ),
+          chaos: [],
+          viewers: { ...scenario.viewers, churnPerSecond: 0 },
         },
         target: service.target,
         ...common,
       });
       report.baselines.push(
-        compareWithBaseline(report.figures, 'uws', computeFigures(result)),
+        compareWithBaseline(report.figures, name, computeFigures(result)),
       );
     } finally {
       await service.stop();
@@ -345,7 +359,7 @@ async function planCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** `roomcast-loadtest baseline uws`: serves the baseline until SIGINT/SIGTERM. */
+/** `roomcast-loadtest baseline uws|socketio`: serves until SIGINT/SIGTERM. */
 async function serveBaseline(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -355,14 +369,16 @@ async function serveBaseline(argv: string[]): Promise<number> {
     },
     allowPositionals: true,
   });
-  if (positionals[0] !== 'uws') {
+  const kind = positionals[0];
+  if (kind !== 'uws' && kind !== 'socketio') {
     throw new LoadtestError(
       'LOADTEST_BAD_OPTION',
-      'usage: roomcast-loadtest baseline uws [--admin-port N] [--edge-port N]',
+      'usage: roomcast-loadtest baseline uws|socketio [--admin-port N] [--edge-port N]',
     );
   }
 
-  const running = await startUwsBaseline({
+  const start = kind === 'uws' ? startUwsBaseline : startSocketIoBaseline;
+  const running = await start({
     adminPort: numberOption(values, 'admin-port', 8090),
     edgePort: numberOption(values, 'edge-port', 8091),
   });

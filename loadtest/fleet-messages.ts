@@ -5,14 +5,16 @@
  * several.
  */
 import type { WorkerSnapshot } from './delivery-stats.js';
+import type { WireProtocol } from './viewer.js';
 
 /** The viewers one simulator process holds and how it connects them. */
 export interface WorkerPlan {
   worker: number;
   adminUrl: string;
   apiKey: string;
-  /** e.g. `ws://127.0.0.1:8081/ws`; the token is added as `?token=`. */
+  /** e.g. `ws://127.0.0.1:8081/ws`; the token is added as `token=`. */
   edgeUrl: string;
+  protocol: WireProtocol;
   /**
    * Source addresses for this process's connections, used round-robin; empty
    * for the system's choice. Each address has ~28,000 ephemeral ports.

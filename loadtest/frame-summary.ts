@@ -67,8 +67,28 @@ function asRecord(value: unknown): Record<string, unknown> | null {
     : null;
 }
 
+/**
+ * The roomcast frame inside a decoded message: the message itself, or for
+ * the Socket.IO baseline the frame carried by a `frame` event packet
+ * (`{type: 2, nsp, data: ['frame', frame]}`).
+ */
+export function unwrapFrame(value: unknown): unknown {
+  const packet = asRecord(value);
+  if (
+    packet !== null &&
+    typeof packet['nsp'] === 'string' &&
+    typeof packet['type'] === 'number'
+  ) {
+    const data = packet['data'];
+    return Array.isArray(data) && data[0] === 'frame' ? data[1] : null;
+  }
+
+  return value;
+}
+
 /** Summarizes an already decoded frame. */
-export function summarizeDecoded(value: unknown): FrameSummary {
+export function summarizeDecoded(decoded: unknown): FrameSummary {
+  const value = unwrapFrame(decoded);
   const summary: FrameSummary = {
     kind: 'other',
     counts: emptyItemCounts(),

@@ -215,6 +215,16 @@ export class LeanWebSocket {
     return true;
   }
 
+  /** Sends one text message (Engine.IO's heartbeat is text). */
+  sendText(text: string): boolean {
+    if (this.#state !== 'open' || this.#socket === null) {
+      return false;
+    }
+
+    this.#socket.write(encodeClientFrame(OPCODE_TEXT, Buffer.from(text)));
+    return true;
+  }
+
   /** Starts the close handshake; the socket ends when the peer answers. */
   close(code = WS_CLOSE_NORMAL, reason = ''): void {
     if (this.#state !== 'open' || this.#socket === null) {

@@ -3,7 +3,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { main, type Report } from './index.js';
+import {
+  computeFigures,
+  main,
+  parseScenario,
+  runScenario,
+  spawnBaseline,
+  type Report,
+} from './index.js';
 
 const ROOMS = 3;
 const VIEWERS_PER_ROOM = 100;
@@ -95,3 +102,38 @@ test('loadtest - a small scenario against a spawned roomcast reports what was se
   assert.ok(figures.latency.reliable.p99Ms >= figures.latency.reliable.p50Ms);
   assert.ok(report.series.length >= 4);
 });
+
+for (const kind of ['uws', 'socketio'] as const) {
+  test(`loadtest - the ${kind} baseline delivers every reliable item once`, async () => {
+    const service = await spawnBaseline(kind);
+    try {
+      const scenario = parseScenario({
+        name: `baseline-${kind}`,
+        durationSeconds: 2,
+        rooms: { count: 2, viewersPerRoom: 50 },
+        publish: { host: 2, gift: 5, chat: 5, like: 10 },
+        viewers: { sampleRatio: 0.1 },
+      });
+      const figures = computeFigures(
+        await runScenario({
+          scenario,
+          target: service.target,
+          firstSourceAddress: '127.0.0.210',
+        }),
+      );
+      const sent = figures.published.byType;
+      assert.equal(figures.viewers.welcomed, 100);
+      assert.equal(
+        figures.reliable.received,
+        (sent.host.accepted + sent.gift.accepted) * 50,
+      );
+      assert.equal(figures.reliable.lost, 0);
+      assert.equal(figures.reliable.duplicated, 0);
+      assert.equal(figures.delivered.likesCarried, sent.like.accepted * 50);
+      assert.ok(figures.latency.reliable.count > 0);
+      assert.ok(figures.service.cpuCores >= 0);
+    } finally {
+      await service.stop();
+    }
+  });
+}

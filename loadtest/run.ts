@@ -21,6 +21,7 @@ import { viewerCount, type ChaosStep, type Scenario } from './scenario.js';
 import { scrapeService } from './service-metrics.js';
 import { Timeline } from './timeline.js';
 import { ViewerFleet, type FleetReadiness } from './viewer-fleet.js';
+import type { WireProtocol } from './viewer.js';
 
 /** Most viewers one simulator process holds: it may open ~19,500 files. */
 export const MAX_VIEWERS_PER_PROCESS = 18_000;
@@ -39,6 +40,8 @@ export interface RunTarget {
   /** e.g. `ws://127.0.0.1:8081/ws`. */
   edgeUrl: string;
   apiKey: string;
+  /** How the edge frames messages; default `roomcast`. */
+  protocol?: WireProtocol;
   /** The service's pid when it runs on this machine: CPU and memory from /proc. */
   pid?: number;
   /** Carries out chaos on the service side (kill or drain a process...). */
@@ -180,7 +183,8 @@ function planProcesses(
     worker,
     adminUrl: target.adminUrl,
     apiKey: target.apiKey,
-    edgeUrl: `${edge.protocol}//${edge.host}${edge.pathname}`,
+    edgeUrl: `${edge.protocol}//${edge.host}${edge.pathname}${edge.search}`,
+    protocol: target.protocol ?? 'roomcast',
     localAddresses:
       isIP(edge.hostname) === 4
         ? Array.from({ length: addressesPerProcess }, (_, i) =>

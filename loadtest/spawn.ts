@@ -25,7 +25,7 @@ const STOP_TIMEOUT_MS = 10_000;
 /** Lines of the service's output kept for error messages. */
 const KEPT_LINES = 40;
 
-export type SpawnKind = 'standalone' | 'cluster' | 'uws';
+export type SpawnKind = 'standalone' | 'cluster' | 'uws' | 'socketio';
 
 export interface SpawnedService {
   kind: SpawnKind;
@@ -190,13 +190,22 @@ export function spawnRoomcast(
   );
 }
 
-/** Starts the uws baseline on loopback, ports 0. */
-export function spawnUwsBaseline(): Promise<SpawnedService> {
-  return start(
-    'uws',
-    [LOADTEST_BIN, 'baseline', 'uws', '--admin-port', '0', '--edge-port', '0'],
+/** Starts a baseline (`uws` or `socketio`) on loopback, ports 0. */
+export async function spawnBaseline(
+  kind: 'uws' | 'socketio',
+): Promise<SpawnedService> {
+  const service = await start(
+    kind,
+    [LOADTEST_BIN, 'baseline', kind, '--admin-port', '0', '--edge-port', '0'],
     cleanEnvironment(),
     'baseline-needs-no-key',
-    'uws baseline',
+    `${kind} baseline`,
   );
+  if (kind === 'socketio') {
+    const edge = new URL(service.target.edgeUrl);
+    service.target.edgeUrl = `ws://${edge.host}/socket.io/?EIO=4&transport=websocket`;
+    service.target.protocol = 'socketio';
+  }
+
+  return service;
 }

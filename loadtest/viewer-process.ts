@@ -23,7 +23,12 @@ import type {
 import { RoomFrameCache } from './frame-summary.js';
 import { LoadtestError } from './loadtest-error.js';
 import { chatText, nowMs } from './send-time.js';
-import { Viewer, type RoomTrack, type ViewerEvents } from './viewer.js';
+import {
+  Viewer,
+  type RoomTrack,
+  type ViewerEvents,
+  type WireProtocol,
+} from './viewer.js';
 
 const CONNECT_TICK_MS = 10;
 const TRAFFIC_TICK_MS = 100;
@@ -56,6 +61,7 @@ function delay(ms: number): Promise<void> {
 
 class ViewerProcess implements ViewerEvents {
   readonly stats = new DeliveryStats();
+  readonly protocol: WireProtocol;
   readonly #plan: WorkerPlan;
   readonly #admin: AdminClient;
   readonly #rooms: RoomTrack[];
@@ -82,6 +88,7 @@ class ViewerProcess implements ViewerEvents {
 
   constructor(plan: WorkerPlan) {
     this.#plan = plan;
+    this.protocol = plan.protocol;
     this.#admin = new AdminClient({
       url: plan.adminUrl,
       apiKey: plan.apiKey,
@@ -397,7 +404,9 @@ class ViewerProcess implements ViewerEvents {
           viewer.connect({
             host: this.#edge.hostname,
             port: Number(this.#edge.port || 80),
-            path: `${this.#edge.pathname}?token=${encodeURIComponent(token)}`,
+            path:
+              `${this.#edge.pathname}${this.#edge.search}` +
+              `${this.#edge.search === '' ? '?' : '&'}token=${encodeURIComponent(token)}`,
             ...(addresses.length === 0
               ? {}
               : { localAddress: addresses[index % addresses.length] }),

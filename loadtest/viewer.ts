@@ -21,6 +21,7 @@ import { bump } from './delivery-stats.js';
 import {
   decodeFrame,
   summarizeDecoded,
+  unwrapFrame,
   type FrameSummary,
   type RoomFrameCache,
 } from './frame-summary.js';
@@ -40,9 +41,16 @@ export interface RoomTrack {
   finalSeq: number;
 }
 
+/**
+ * How frames travel: roomcast's own binary frames, or Socket.IO (msgpack
+ * parser) carrying the same frames as `frame` events, for that baseline.
+ */
+export type WireProtocol = 'roomcast' | 'socketio';
+
 /** What a viewer reports to the process that holds it. */
 export interface ViewerEvents {
   readonly stats: DeliveryStats;
+  readonly protocol: WireProtocol;
   onWelcomed(viewer: Viewer): void;
   /** The viewer has every reliable item up to the room's final seq. */
   onCaughtUp(viewer: Viewer): void;
@@ -54,6 +62,8 @@ export interface ViewerEvents {
 }
 
 const PING_FRAME = encodeValue({ t: 'ping' });
+/** Socket.IO CONNECT to the main namespace, msgpack parser encoding. */
+const SOCKETIO_CONNECT = encodeValue({ type: 0, nsp: '/' });
 
 /** Largest message a viewer accepts; roomcast batches are far smaller. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -139,12 +149,16 @@ export class Viewer implements LeanSocketHandler {
     this.#open({ ...options, path: options.path + resume });
   }
 
+  /** Keeps the connection alive; Engine.IO's heartbeat is the server's. */
   ping(): void {
-    this.#socket.send(PING_FRAME);
+    if (this.#events.protocol === 'roomcast') {
+      this.#socket.send(PING_FRAME);
+    }
   }
 
+  /** Sends a client frame; the Socket.IO baseline takes none. */
   send(frame: Uint8Array): boolean {
-    return this.#socket.send(frame);
+    return this.#events.protocol === 'roomcast' && this.#socket.send(frame);
   }
 
   close(): void {
@@ -208,7 +222,12 @@ export class Viewer implements LeanSocketHandler {
     this.#events.onEnded(this, code);
   }
 
-  onMessage(payload: Buffer): void {
+  onMessage(payload: Buffer, isBinary: boolean): void {
+    if (!isBinary && this.#events.protocol === 'socketio') {
+      this.#onEngineIo(payload);
+      return;
+    }
+
     const stats = this.#events.stats;
     const delivery = stats.delivery;
     delivery.frames += 1;
@@ -256,6 +275,16 @@ export class Viewer implements LeanSocketHandler {
         return;
       default:
         return;
+    }
+  }
+
+  /** Engine.IO text packets: open (then join the namespace) and ping. */
+  #onEngineIo(payload: Buffer): void {
+    const type = payload[0];
+    if (type === 0x30) {
+      this.#socket.send(SOCKETIO_CONNECT);
+    } else if (type === 0x32) {
+      this.#socket.sendText('3');
     }
   }
 
@@ -310,7 +339,12 @@ export class Viewer implements LeanSocketHandler {
   }
 
   #recordLatencies(decoded: unknown): void {
-    const items = (decoded as { items?: unknown }).items;
+    const frame = unwrapFrame(decoded);
+    if (typeof frame !== 'object' || frame === null) {
+      return;
+    }
+
+    const items = (frame as { items?: unknown }).items;
     if (!Array.isArray(items)) {
       return;
     }
