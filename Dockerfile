@@ -21,6 +21,15 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
   && npm cache clean --force
 
+# The live-room page's SDK bundle: built with the dev dependencies (esbuild),
+# of which only the output reaches the runtime image.
+FROM ${NODE_IMAGE} AS page
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY . .
+RUN npm run build:page
+
 FROM ${NODE_IMAGE} AS runtime
 # NODE_ENV is left to the deployment: production refuses to start without
 # API keys and a JWT secret, which a quick `docker run` does not have.
@@ -29,6 +38,7 @@ COPY --from=deps /app/node_modules ./node_modules
 # The source tree, filtered by .dockerignore; owned by root and read-only
 # for the user the process runs as.
 COPY . .
+COPY --from=page /app/sdk/dist ./sdk/dist
 # The `node` user of the official image; numeric so that Kubernetes'
 # runAsNonRoot can verify it without reading /etc/passwd.
 USER 1000:1000

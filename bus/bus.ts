@@ -6,7 +6,7 @@
  * here alone, they are written to the reliable log first.
  *
  * Two implementations share this interface: bus-memory.ts for one process,
- * and the Redis one for a fleet.
+ * and bus-redis.ts for a fleet.
  */
 
 export type BusHandler = (payload: Buffer) => void;
@@ -22,12 +22,20 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-/** Channel names; every role builds them here so they cannot drift apart. */
+/**
+ * Channel names; every role builds them here so they cannot drift apart.
+ * A room's channels carry the room key in braces: on Redis Cluster that is
+ * the hash tag that puts them in the slot of the room's keys.
+ */
 export const channels = {
   /** Traffic into the shard that owns a room. */
-  roomIn: (roomKey: string) => `in:${roomKey}`,
+  roomIn: (roomKey: string) => `in:{${roomKey}}`,
   /** Frames out of the owning shard to every edge holding the room. */
-  roomOut: (roomKey: string) => `out:${roomKey}`,
+  roomOut: (roomKey: string) => `out:{${roomKey}}`,
+  /** Wake-ups for followers of a room's reliable log (distributed mode). */
+  roomLog: (roomKey: string) => `log:{${roomKey}}`,
   /** Room lifecycle, for whoever places rooms on shards. */
   rooms: () => 'rooms',
+  /** Shards joining or leaving: every shard re-runs placement at once. */
+  placement: () => 'placement',
 };

@@ -1,19 +1,81 @@
 /**
  * `roomcast [role]`: starts one role of roomcast. Settings come from the
- * environment (see the README); the role is the only argument.
+ * environment (see the README); the role is the only argument, except for
+ * `cluster`, which takes the shape of the local fleet.
  */
-import { ConfigError, loadConfig } from '../config/index.js';
+import type { Logger } from 'pino';
+import { ConfigError, loadConfig, type Settings } from '../config/index.js';
 import { createLogger } from '../logging/index.js';
-import { developmentHint, startStandalone } from '../roles/index.js';
+import { RedisConfigError } from '../redis/index.js';
+import {
+  developmentHint,
+  parseClusterArgs,
+  startAdmin,
+  startCluster,
+  startEdge,
+  startShard,
+  startStandalone,
+} from '../roles/index.js';
 import { watch } from './watch.js';
 
-const ROLES = ['standalone'] as const;
+const ROLES = ['standalone', 'edge', 'shard', 'admin', 'cluster'] as const;
 const USAGE = `usage: roomcast [${ROLES.join('|')}]
+       roomcast cluster [--edges N] [--shards M]
        roomcast watch ws://HOST:8081/ws?token=TOKEN
 
 Starts roomcast. With no role, runs standalone: admin API, edge and one room
-shard in one process. Configuration is by environment variable; see README.md.
-\`watch\` connects as a viewer and prints every frame as a JSON line.`;
+shard in one process. edge, shard and admin run one role of a distributed
+fleet that meets on Redis (REDIS_URL or REDIS_CLUSTER_NODES); cluster starts
+the admin API, M shards and N edges as local processes. Configuration is by
+environment variable; see README.md. \`watch\` connects as a viewer and
+prints every frame as a JSON line.`;
+
+interface Started {
+  /** Graceful stop (SIGTERM): drains viewers over `graceMs`, hands rooms off. */
+  drain(graceMs: number): Promise<void>;
+  close(): Promise<void>;
+  hint?: string;
+}
+
+async function startRole(
+  role: string,
+  args: string[],
+  settings: Settings,
+  logger: Logger,
+): Promise<Started> {
+  switch (role) {
+    case 'edge':
+      return startEdge(settings, logger);
+    case 'shard':
+      return startShard(settings, logger);
+    case 'admin':
+      return startAdmin(settings, logger);
+    case 'cluster': {
+      const running = await startCluster(
+        settings,
+        parseClusterArgs(args),
+        logger,
+      );
+      return running.development
+        ? {
+            ...running,
+            hint: developmentHint(running.apiKey, settings.adminPort),
+          }
+        : running;
+    }
+
+    default: {
+      const running = await startStandalone(settings, logger);
+      const [apiKey] = running.credentials.apiKeys.keys();
+      return running.credentials.development
+        ? {
+            ...running,
+            hint: developmentHint(apiKey ?? '', running.adminPort),
+          }
+        : running;
+    }
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const role = argv[0] ?? 'standalone';
@@ -46,9 +108,9 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger({ level: settings.logLevel, role });
   let running;
   try {
-    running = await startStandalone(settings, logger);
+    running = await startRole(role, argv.slice(1), settings, logger);
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof RedisConfigError) {
       logger.fatal({ err: error }, 'refusing to start');
       console.error(`roomcast: ${error.message}`);
       return 2;
@@ -57,20 +119,23 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
 
-  if (running.credentials.development) {
-    const [apiKey] = running.credentials.apiKeys.keys();
-    console.error(developmentHint(apiKey ?? '', running.adminPort));
+  if (running.hint !== undefined) {
+    console.error(running.hint);
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  // SIGTERM (Kubernetes, systemd) drains viewers over the grace period;
+  // SIGINT (Ctrl-C) stops at once.
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
   });
-  await running.close();
+  logger.info({ signal }, 'shutting down');
+  if (signal === 'SIGTERM') {
+    await running.drain(settings.drainGraceSeconds * 1000);
+  } else {
+    await running.close();
+  }
+
   logger.info('stopped');
   return 0;
 }

@@ -80,6 +80,12 @@ export function loadConfig(
     );
   }
 
+  if (settings.roomLeaseMs < 3 * settings.shardHeartbeatMs) {
+    throw new ConfigError(
+      'ROOMCAST_ROOM_LEASE_MS must be at least 3 times ROOMCAST_SHARD_HEARTBEAT_MS',
+    );
+  }
+
   return settings;
 }
 

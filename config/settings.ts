@@ -86,6 +86,16 @@ export const SETTINGS = {
     Type.String({ default: 'roomcast:' }),
     'Prefix of every Redis key and channel, so deployments can share a Redis.',
   ),
+  shardHeartbeatMs: setting(
+    'ROOMCAST_SHARD_HEARTBEAT_MS',
+    Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
+    'Distributed mode: how often shards and edges heartbeat, renew room leases and re-run placement.',
+  ),
+  roomLeaseMs: setting(
+    'ROOMCAST_ROOM_LEASE_MS',
+    Type.Integer({ minimum: 200, maximum: 600_000, default: 5000 }),
+    'Distributed mode: a shard or edge not heard from this long is dead, and a room lease not renewed this long lapses; a dead shard\u2019s rooms move after about this long. At least 3 heartbeats.',
+  ),
   workerId: setting(
     'ROOMCAST_WORKER_ID',
     Type.Integer({ minimum: -1, maximum: 1023, default: -1 }),

@@ -31,13 +31,15 @@ import {
   type ServerFrame,
 } from '../protocol/index.js';
 import type { ReliableLog } from '../reliable-log/index.js';
-import { roomKey, type RoomDirectory } from '../room-directory/index.js';
+import type { RoomDirectory } from '../room-directory/index.js';
 import { decodeOutbound, encodeEnvelope } from '../room-shard/index.js';
-import { TokenError, type ViewerTokens } from '../tokens/index.js';
+import type { ViewerTokens } from '../tokens/index.js';
 import { EdgeMetrics } from './edge-metrics.js';
+import { Admission, type AdmissionRequest, type Refusal } from './admission.js';
 import { ViewerDelivery } from './delivery.js';
 import { LocalRoom, laneTopic } from './local-room.js';
 import { endWithError, serveOps } from './ops-routes.js';
+import { serveStaticFiles } from './static-files.js';
 import { TokenBucket } from './token-bucket.js';
 import { ViewerInput } from './viewer-input.js';
 import type { Viewer } from './viewer.js';
@@ -55,6 +57,7 @@ export type EdgeSettings = Pick<
   | 'softBackpressureBytes'
   | 'hardBackpressureBytes'
   | 'allowedOrigins'
+  | 'maxConnectsPerSecond'
 >;
 
 export interface EdgeOptions {
@@ -71,11 +74,12 @@ export interface EdgeOptions {
   ready?: () => boolean;
 }
 
-interface Admission {
-  status: string;
-  code: string;
-  message: string;
-}
+/** Every viewer's send buffer and token are checked once per this period. */
+const SWEEP_PERIOD_MS = 1000;
+/** How often an edge reports a room's backpressure share to its shard. */
+const LOAD_REPORT_MS = 1000;
+/** How long close() lets uWS flush the last close frames. */
+const CLOSE_LINGER_MS = 250;
 
 export class Edge {
   readonly edgeId = randomUUID();
@@ -88,20 +92,23 @@ export class Edge {
   #metrics: EdgeMetrics;
   #input: ViewerInput;
   #delivery: ViewerDelivery;
+  #admission: Admission;
   #timer: NodeJS.Timeout | undefined;
-  #origins: Set<string> | undefined;
-  #connections = 0;
+  #sockets = new Set<WebSocket<Viewer>>();
+  #sweepCursor: Iterator<WebSocket<Viewer>> | undefined;
   #closing = false;
 
   constructor(options: EdgeOptions) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
     this.#metrics = new EdgeMetrics(options.registry);
-    const origins = options.settings.allowedOrigins
-      .split(',')
-      .map((origin) => origin.trim())
-      .filter((origin) => origin !== '');
-    this.#origins = origins.length > 0 ? new Set(origins) : undefined;
+    this.#admission = new Admission({
+      tokens: options.tokens,
+      directory: options.directory,
+      allowedOrigins: options.settings.allowedOrigins,
+      maxConnectsPerSecond: options.settings.maxConnectsPerSecond,
+      clock: this.#clock,
+    });
     this.#app = uWS.App();
     this.#delivery = new ViewerDelivery(this.#metrics);
     this.#input = new ViewerInput({
@@ -115,6 +122,7 @@ export class Edge {
       close: (ws, name) => this.#closeViewer(ws, name),
     });
     serveOps(this.#app, options.registry, () => this.ready);
+    serveStaticFiles(this.#app);
     this.#app.ws<Viewer>('/ws', {
       compression: uWS.DISABLED,
       // uWS drops anything larger than this before it reaches us; frames
@@ -137,11 +145,15 @@ export class Edge {
   }
 
   get ready(): boolean {
-    return !this.#closing && (this.#options.ready?.() ?? true);
+    return (
+      !this.#closing &&
+      !this.#admission.draining &&
+      (this.#options.ready?.() ?? true)
+    );
   }
 
   get connectionCount(): number {
-    return this.#connections;
+    return this.#sockets.size;
   }
 
   /** Listens and starts the tick; resolves to the bound port. */
@@ -186,11 +198,116 @@ export class Edge {
         );
       }
 
-      this.#sweep(room);
+      if (nowMs - room.loadReportedMs >= LOAD_REPORT_MS) {
+        this.#reportLoad(room, nowMs);
+      }
+
       if (room.users.size === 0 && !this.#pendingAdmits.has(room.key)) {
         this.#dropRoom(room);
       }
     }
+
+    this.#sweep(nowMs);
+  }
+
+  /**
+   * Graceful drain (SIGTERM): `/readyz` turns false and new viewers are
+   * refused with a retryable answer at once; every open viewer gets a
+   * `control` frame and a `draining` close at its own random moment within
+   * the first 80% of the grace period, so their reconnects spread out instead
+   * of arriving together elsewhere. Resolves when all are gone, at the latest
+   * after `graceMs`; then the edge is closed.
+   */
+  async drain(
+    graceMs: number,
+    random: () => number = Math.random,
+  ): Promise<void> {
+    this.#admission.draining = true;
+    this.#options.logger.info(
+      { viewers: this.#sockets.size, graceMs },
+      'edge draining',
+    );
+    const timers: NodeJS.Timeout[] = [];
+    const allClosed = new Promise<void>((resolve) => {
+      this.#onEmpty = resolve;
+      if (this.#sockets.size === 0) {
+        resolve();
+      }
+    });
+    for (const ws of this.#sockets) {
+      const delayMs = Math.floor(random() * graceMs * 0.8);
+      timers.push(setTimeout(() => this.#drainViewer(ws), delayMs));
+    }
+
+    let deadline: NodeJS.Timeout | undefined;
+    await Promise.race([
+      allClosed,
+      new Promise<void>((resolve) => {
+        deadline = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(deadline);
+    timers.forEach(clearTimeout);
+    for (const ws of [...this.#sockets]) {
+      this.#drainViewer(ws);
+    }
+
+    await this.close();
+  }
+
+  #onEmpty: (() => void) | undefined;
+
+  /**
+   * Tells the room's shard what share of this edge's viewers are shedding
+   * the lossy lane; the engine shrinks the room's lossy budget while many
+   * are, so the stream stays readable for everyone.
+   */
+  #reportLoad(room: LocalRoom, nowMs: number): void {
+    const sockets = room.socketCount;
+    const shedding = this.#app.numSubscribers(laneTopic('reliable', room.key));
+    const backpressure = sockets === 0 ? 0 : Math.min(1, shedding / sockets);
+    room.loadReportedMs = nowMs;
+    if (backpressure === room.loadReported) {
+      return;
+    }
+
+    room.loadReported = backpressure;
+    this.#options.bus.publish(
+      channels.roomIn(room.key),
+      encodeEnvelope(['load', this.edgeId, backpressure]),
+    );
+  }
+
+  #drainViewer(ws: WebSocket<Viewer>): void {
+    if (ws.getUserData().closed) {
+      return;
+    }
+
+    this.#sendDirect(ws, {
+      t: 'control',
+      reason: 'draining',
+      message: 'this edge is restarting; reconnect and resume',
+      reconnect: { afterMs: 1000 },
+    });
+    this.#closeViewer(ws, 'draining');
+  }
+
+  /**
+   * Sends every room's full member list to its owning shard, replacing what
+   * this edge reported before: for when the edge was out of touch with the
+   * fleet (Redis outage) and shards may have forgotten its members.
+   */
+  resync(): void {
+    for (const room of this.#rooms.values()) {
+      this.#sendSnapshot(room);
+    }
+  }
+
+  #sendSnapshot(room: LocalRoom): void {
+    this.#options.bus.publish(
+      channels.roomIn(room.key),
+      encodeEnvelope(['snapshot', this.edgeId, room.snapshot()]),
+    );
   }
 
   /** Stops accepting, closes every viewer with `going_away` and stops. */
@@ -201,19 +318,21 @@ export class Edge {
       this.#listenSocket = undefined;
     }
 
-    for (const room of this.#rooms.values()) {
-      for (const sockets of [...room.users.values()]) {
-        for (const ws of [...sockets]) {
-          this.#closeViewer(ws, 'goingAway');
-        }
-      }
+    for (const ws of [...this.#sockets]) {
+      this.#closeViewer(ws, 'goingAway');
     }
 
     this.tick();
     clearInterval(this.#timer);
+    this.#timer = undefined;
     for (const room of [...this.#rooms.values()]) {
       this.#dropRoom(room);
     }
+
+    // Close frames sent from timers are written on uWS's next loop turn;
+    // a process that exits right away would cut them off (viewers would see
+    // 1006 instead of the code that tells them what to do).
+    await new Promise((resolve) => setTimeout(resolve, CLOSE_LINGER_MS));
   }
 
   #upgrade(
@@ -224,14 +343,17 @@ export class Edge {
     const secKey = req.getHeader('sec-websocket-key');
     const secProtocol = req.getHeader('sec-websocket-protocol');
     const secExtensions = req.getHeader('sec-websocket-extensions');
-    const origin = req.getHeader('origin');
-    const token = new URLSearchParams(req.getQuery() ?? '').get('token');
-    const resume = new URLSearchParams(req.getQuery() ?? '').get('resume');
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const request = {
+      token: query.get('token') ?? undefined,
+      resume: query.get('resume'),
+      origin: req.getHeader('origin'),
+    };
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
-    void this.#admit(token ?? undefined, origin, resume).then((outcome) => {
+    void this.#admit(request).then((outcome) => {
       if (aborted) {
         if (!('status' in outcome)) {
           this.#releaseAdmit(outcome.roomKey);
@@ -243,7 +365,17 @@ export class Edge {
       res.cork(() => {
         if ('status' in outcome) {
           this.#metrics.connects.inc({ outcome: outcome.code });
-          endWithError(res, outcome.status, outcome.code, outcome.message);
+          const headers: Record<string, string> =
+            outcome.retryAfterSeconds === undefined
+              ? {}
+              : { 'retry-after': String(outcome.retryAfterSeconds) };
+          endWithError(
+            res,
+            outcome.status,
+            outcome.code,
+            outcome.message,
+            headers,
+          );
           return;
         }
 
@@ -252,70 +384,36 @@ export class Edge {
     });
   }
 
-  async #admit(
-    token: string | undefined,
-    origin: string,
-    resume: string | null,
-  ): Promise<Viewer | Admission> {
-    if (this.#closing) {
-      return refusal(
-        '503 Service Unavailable',
-        'draining',
-        'the edge is shutting down',
-      );
-    }
-
-    if (this.#origins !== undefined && !this.#origins.has(origin)) {
-      return refusal(
-        '403 Forbidden',
-        'origin_not_allowed',
-        'this Origin may not connect',
-      );
-    }
-
-    let resumeSeq: number | undefined;
-    if (resume !== null) {
-      resumeSeq = Number(resume);
-      if (!Number.isSafeInteger(resumeSeq) || resumeSeq < 0) {
-        return refusal(
-          '400 Bad Request',
-          'bad_resume',
-          'resume must be a non-negative integer seq',
-        );
-      }
-    }
-
-    let claims;
+  async #admit(request: AdmissionRequest): Promise<Viewer | Refusal> {
+    let admitted;
     try {
-      claims = await this.#options.tokens.verify(token);
+      admitted = await this.#admission.check(request);
     } catch (error) {
-      const code =
-        error instanceof TokenError ? `token_${error.code}` : 'token_invalid';
-      const message =
-        error instanceof Error ? error.message : 'the token is not valid';
-      return refusal('401 Unauthorized', code, message);
+      this.#options.logger.error({ err: error }, 'admission failed');
+      return {
+        status: '503 Service Unavailable',
+        code: 'unavailable',
+        message: 'try again shortly',
+        retryAfterSeconds: 2,
+      };
     }
 
-    const key = roomKey(claims.tenant, claims.room);
+    if ('status' in admitted) {
+      return admitted;
+    }
+
+    const { claims, roomKey: key, resumeSeq } = admitted;
     this.#pendingAdmits.set(key, (this.#pendingAdmits.get(key) ?? 0) + 1);
     try {
-      const room = await this.#options.directory.get(
-        claims.tenant,
-        claims.room,
-      );
-      if (room === undefined) {
-        this.#releaseAdmit(key);
-        return refusal(
-          '404 Not Found',
-          'room_not_found',
-          'the room does not exist or was closed',
-        );
-      }
-
       const local = this.#room(key, claims.room);
       await local.subscribed;
+      if (local.lastForwardedSeq === 0) {
+        // A room this edge has not carried a frame of yet: what its topics
+        // carried so far is what the owner published before the subscription.
+        local.lastForwardedSeq = await this.#options.log.publishedSeq(key);
+      }
+
       const lastSeq = await this.#options.log.lastSeq(key);
-      const nowMs = this.#clock();
       const { settings } = this.#options;
       return {
         claims,
@@ -340,16 +438,17 @@ export class Edge {
         lane: 'full',
         ackedSeq: 0,
         closed: false,
-        connectedAtMs: nowMs,
+        connectedAtMs: this.#clock(),
       };
     } catch (error) {
       this.#releaseAdmit(key);
       this.#options.logger.error({ err: error }, 'admission failed');
-      return refusal(
-        '503 Service Unavailable',
-        'unavailable',
-        'try again shortly',
-      );
+      return {
+        status: '503 Service Unavailable',
+        code: 'unavailable',
+        message: 'try again shortly',
+        retryAfterSeconds: 2,
+      };
     }
   }
 
@@ -380,6 +479,13 @@ export class Edge {
 
   #dropRoom(room: LocalRoom): void {
     this.#rooms.delete(room.key);
+    if (room.loadReported > 0) {
+      this.#options.bus.publish(
+        channels.roomIn(room.key),
+        encodeEnvelope(['load', this.edgeId, 0]),
+      );
+    }
+
     void this.#options.bus.unsubscribe(
       channels.roomOut(room.key),
       room.onEnvelope,
@@ -390,8 +496,8 @@ export class Edge {
     const viewer = ws.getUserData();
     this.#releaseAdmit(viewer.roomKey);
     const room = this.#rooms.get(viewer.roomKey);
-    this.#connections++;
-    this.#metrics.connections.set(this.#connections);
+    this.#sockets.add(ws);
+    this.#metrics.connections.set(this.#sockets.size);
     this.#metrics.connects.inc({ outcome: 'accepted' });
     if (room === undefined) {
       this.#closeViewer(ws, 'roomClosed');
@@ -431,8 +537,11 @@ export class Edge {
     const viewer = ws.getUserData();
     viewer.closed = true;
     viewer.room?.removeSocket(ws);
-    this.#connections--;
-    this.#metrics.connections.set(this.#connections);
+    this.#sockets.delete(ws);
+    this.#metrics.connections.set(this.#sockets.size);
+    if (this.#sockets.size === 0) {
+      this.#onEmpty?.();
+    }
   }
 
   #drain(ws: WebSocket<Viewer>): void {
@@ -445,25 +554,49 @@ export class Edge {
     }
   }
 
-  /** Moves degraded viewers to the reliable lane and closes the hopeless. */
-  #sweep(room: LocalRoom): void {
-    const { softBackpressureBytes, hardBackpressureBytes } =
+  /**
+   * Checks a slice of the viewers each tick so that every viewer is seen
+   * once a second whatever their number: send buffer past the soft bound
+   * moves it to the reliable lane, past the hard bound closes it
+   * (`slow_consumer`, resume), and an expired token closes it
+   * (`token_expired`). Reading a socket's buffer is a native call, so a full
+   * pass every tick would cost a large share of a core at 100,000+ viewers.
+   */
+  #sweep(nowMs: number): void {
+    const { softBackpressureBytes, hardBackpressureBytes, tickMs } =
       this.#options.settings;
-    for (const sockets of [...room.users.values()]) {
-      for (const ws of [...sockets]) {
-        const buffered = ws.getBufferedAmount();
-        if (buffered === 0) {
-          continue;
-        }
+    const nowSeconds = nowMs / 1000;
+    let budget = Math.ceil((this.#sockets.size * tickMs) / SWEEP_PERIOD_MS) + 1;
+    while (budget-- > 0) {
+      this.#sweepCursor ??= this.#sockets.values();
+      const next = this.#sweepCursor.next();
+      if (next.done === true) {
+        this.#sweepCursor = undefined;
+        return;
+      }
 
-        this.#metrics.sendBufferBytes.observe(buffered);
-        const viewer = ws.getUserData();
-        if (buffered > hardBackpressureBytes) {
-          this.#metrics.slowCloses.inc();
-          this.#closeViewer(ws, 'slowConsumer');
-        } else if (buffered > softBackpressureBytes && viewer.lane === 'full') {
-          this.#delivery.setLane(ws, 'reliable');
-        }
+      const ws = next.value;
+      const viewer = ws.getUserData();
+      if (viewer.closed) {
+        continue;
+      }
+
+      if (viewer.claims.expiresAt <= nowSeconds) {
+        this.#closeViewer(ws, 'tokenExpired');
+        continue;
+      }
+
+      const buffered = ws.getBufferedAmount();
+      if (buffered === 0) {
+        continue;
+      }
+
+      this.#metrics.sendBufferBytes.observe(buffered);
+      if (buffered > hardBackpressureBytes) {
+        this.#metrics.slowCloses.inc();
+        this.#closeViewer(ws, 'slowConsumer');
+      } else if (buffered > softBackpressureBytes && viewer.lane === 'full') {
+        this.#delivery.setLane(ws, 'reliable');
       }
     }
   }
@@ -538,6 +671,10 @@ export class Edge {
 
         return;
       }
+
+      case 'resync':
+        this.#sendSnapshot(room);
+        return;
     }
   }
 
@@ -557,8 +694,4 @@ export class Edge {
     const { code, name: reason } = CloseCodes[name];
     ws.end(code, reason);
   }
-}
-
-function refusal(status: string, code: string, message: string): Admission {
-  return { status, code, message };
 }

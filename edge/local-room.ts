@@ -27,6 +27,9 @@ export class LocalRoom {
   lastForwardedSeq = 0;
   /** The last viewer count the shard reported. */
   viewers = 0;
+  /** The backpressure share last reported to the shard, and when. */
+  loadReported = 0;
+  loadReportedMs = 0;
   readonly users = new Map<string, Set<WebSocket<Viewer>>>();
   /** Viewers getting frames one by one until they are on a topic. */
   readonly catchingUp = new Set<WebSocket<Viewer>>();
@@ -92,6 +95,17 @@ export class LocalRoom {
     if (this.#likers.length < LIKER_NAMES_PER_TICK) {
       this.#likers.push(from);
     }
+  }
+
+  /** Every user with a socket here, for a shard that asked for a resync. */
+  snapshot(): MemberJoin[] {
+    const members: MemberJoin[] = [];
+    for (const [userId, sockets] of this.users) {
+      const claims = sockets.values().next().value?.getUserData().claims;
+      members.push([userId, claims?.name ?? userId, claims?.role ?? 'viewer']);
+    }
+
+    return members;
   }
 
   /** Takes what is waiting for the shard; undefined parts had nothing. */

@@ -162,6 +162,12 @@ export class ViewerInput {
       for (;;) {
         const result = await log.readAfter(viewer.roomKey, after, 1000);
         if (result.kind !== 'ok') {
+          // 'ahead': the viewer is past anything this room has (its history
+          // was reset), so its own seq means nothing here any more.
+          if (result.kind === 'ahead') {
+            after = result.lastSeq;
+          }
+
           reload = result.lastSeq;
           break;
         }

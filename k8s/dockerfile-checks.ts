@@ -180,8 +180,22 @@ export function checkDockerfile(
     );
   }
 
-  if (pkg.scripts?.start !== `node ${String(bin)}`) {
+  // `npm start` may run build scripts first (`npm run x && node bin`); the
+  // image must have run each of them in one of its stages.
+  const startSteps = (pkg.scripts?.start ?? '')
+    .split('&&')
+    .map((step) => step.trim());
+  if (startSteps.at(-1) !== `node ${String(bin)}`) {
     problems.push('npm start and the image start different entries');
+  }
+
+  const imageRuns = stages.flatMap((stage) =>
+    stage.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args),
+  );
+  for (const step of startSteps.slice(0, -1)) {
+    if (!imageRuns.some((run) => run.includes(step))) {
+      problems.push(`npm start runs "${step}" but no image stage does`);
+    }
   }
 
   const exposed = runtime.instructions

@@ -1,15 +1,11 @@
 /**
- * Building the wire items of a batch from engine inputs, and putting the
- * reliable and lossy lanes back into one arrival order.
+ * Building the wire items of a batch from engine inputs. The items are the
+ * engine's output, so they are new objects every tick: the caller may keep
+ * them, and they must not carry the input's own fields (`seq` on chat,
+ * `bytes`, `count`).
  */
-import type {
-  BatchItem,
-  ChatItem,
-  CustomItem,
-  ReliableItem,
-} from '../protocol/index.js';
+import type { ChatItem, CustomItem, ReliableItem } from '../protocol/index.js';
 import type { EngineInput } from './input.js';
-import type { LossyEntry } from './lossy-selection.js';
 
 /** A reliable item; `id` and `seq` are passed in already checked. */
 export function reliableItem(
@@ -50,9 +46,12 @@ export function echoItem(input: EngineInput): ChatItem {
   return item;
 }
 
-export function lossyItem(entry: LossyEntry): ChatItem | CustomItem {
-  const input = entry.input;
-  if (entry.priority === undefined) {
+/** A lossy item: chat, or a custom item when `priority` is set. */
+export function lossyItem(
+  input: EngineInput,
+  priority: number | undefined,
+): ChatItem | CustomItem {
+  if (priority === undefined) {
     return chatItem(input);
   }
 
@@ -70,31 +69,4 @@ export function lossyItem(entry: LossyEntry): ChatItem | CustomItem {
   }
 
   return item;
-}
-
-/** Merges the two lanes by arrival; each is already in arrival order. */
-export function interleave(
-  reliable: ReliableItem[],
-  reliableArrivals: number[],
-  lossy: LossyEntry[],
-): BatchItem[] {
-  const items: BatchItem[] = [];
-  let r = 0;
-  let l = 0;
-  while (r < reliable.length || l < lossy.length) {
-    const entry = lossy[l];
-    const arrival = reliableArrivals[r];
-    if (
-      entry === undefined ||
-      (arrival !== undefined && arrival < entry.arrival)
-    ) {
-      items.push(reliable[r] as ReliableItem);
-      r++;
-    } else {
-      items.push(lossyItem(entry));
-      l++;
-    }
-  }
-
-  return items;
 }

@@ -130,9 +130,12 @@ export class LossyBudget {
     this.#lastMs =
       this.#lastMs === undefined ? nowMs : Math.max(nowMs, this.#lastMs);
     const s = this.#settings;
+    const pressure = pressureOf(this.#backpressure, this.#loopLagMs);
+    // Written so that no pressure gives exactly 1 and full exactly the floor.
     const target =
-      1 -
-      (1 - s.minLoadFactor) * pressureOf(this.#backpressure, this.#loopLagMs);
+      pressure === 0
+        ? 1
+        : s.minLoadFactor + (1 - s.minLoadFactor) * (1 - pressure);
     if (target <= this.#factor) {
       this.#factor = target;
     } else {

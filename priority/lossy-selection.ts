@@ -23,10 +23,15 @@
  * sorted buffer, so a tick over budget costs O(candidates) plus
  * O(candidates x slots) in the worst case, and slots is small (15 at the
  * defaults).
+ *
+ * Nothing here allocates per candidate or per tick. The keys of a ranking
+ * live in scratch arrays shared by every room of the process (a selection
+ * runs to completion before the next starts, and JavaScript runs one at a
+ * time), and the result is left as flags on the room's queue rather than
+ * returned as new arrays.
  */
-import { Buffer } from 'node:buffer';
 import type { LossyBudget } from './budget.js';
-import type { EngineInput } from './input.js';
+import type { LossyQueue } from './lossy-queue.js';
 
 /** Rank of chat from the host or a moderator. */
 export const RANK_TRUSTED_CHAT = 300;
@@ -36,56 +41,27 @@ export const RANK_MENTION_CHAT = 200;
 export const RANK_CHAT = 100;
 /** The lately-delivered count of a sender halves in this time. */
 export const FAIR_SHARE_HALF_LIFE_MS = 10_000;
-/** Encoded size of a chat item apart from its strings, estimated. */
-export const CHAT_OVERHEAD_BYTES = 48;
-/** Size assumed for a custom lossy item that does not state `bytes`. */
-export const CUSTOM_DEFAULT_BYTES = 128;
 
-/** A lossy input waiting for its tick. */
-export interface LossyEntry {
-  input: EngineInput;
-  /** Position in the room's arrival order. */
-  arrival: number;
-  /** A custom type's priority; undefined for chat. */
-  priority: number | undefined;
+interface Served {
+  score: number;
+  atMs: number;
 }
 
-interface Ranked {
-  entry: LossyEntry;
-  key: string;
-  rank: number;
-  round: number;
-  level: number;
-}
-
-/** Estimated encoded size of a lossy item, in bytes. */
-export function lossyBytes(entry: LossyEntry): number {
-  const input = entry.input;
-  if (input.bytes !== undefined) {
-    return input.bytes;
-  }
-
-  if (entry.priority !== undefined) {
-    return CUSTOM_DEFAULT_BYTES;
-  }
-
-  return (
-    CHAT_OVERHEAD_BYTES +
-    (input.id?.length ?? 0) +
-    (input.from?.id.length ?? 0) +
-    Buffer.byteLength(input.from?.name ?? '') +
-    Buffer.byteLength(input.text ?? '')
-  );
-}
-
-/** Decaying counts of items delivered per sender. */
+/**
+ * Decaying counts of items delivered per sender. Most senders a tick
+ * touches were last served the same whole number of ms ago (one tick), so
+ * the last decay factor is kept and `2 ** x` is worked out only when the age
+ * changes; the factor is the same number either way.
+ */
 export class FairShareLedger {
-  #served = new Map<string, { score: number; atMs: number }>();
+  #served = new Map<string, Served>();
+  #factorAgeMs = 0;
+  #factor = 1;
 
   /** The sender's lately-delivered count, rounded. */
   round(key: string, nowMs: number): number {
     const entry = this.#served.get(key);
-    return entry === undefined ? 0 : Math.round(decayed(entry, nowMs));
+    return entry === undefined ? 0 : Math.round(this.#decayed(entry, nowMs));
   }
 
   serve(key: string, nowMs: number): void {
@@ -95,14 +71,14 @@ export class FairShareLedger {
       return;
     }
 
-    entry.score = decayed(entry, nowMs) + 1;
+    entry.score = this.#decayed(entry, nowMs) + 1;
     entry.atMs = Math.max(entry.atMs, nowMs);
   }
 
   /** Forgets senders whose count has decayed to nothing. */
   sweep(nowMs: number): void {
     for (const [key, entry] of this.#served) {
-      if (decayed(entry, nowMs) < 0.01) {
+      if (this.#decayed(entry, nowMs) < 0.01) {
         this.#served.delete(key);
       }
     }
@@ -111,14 +87,16 @@ export class FairShareLedger {
   get size(): number {
     return this.#served.size;
   }
-}
 
-function decayed(
-  entry: { score: number; atMs: number },
-  nowMs: number,
-): number {
-  const ageMs = Math.max(0, nowMs - entry.atMs);
-  return entry.score * 2 ** (-ageMs / FAIR_SHARE_HALF_LIFE_MS);
+  #decayed(entry: Served, nowMs: number): number {
+    const ageMs = Math.max(0, nowMs - entry.atMs);
+    if (ageMs !== this.#factorAgeMs) {
+      this.#factorAgeMs = ageMs;
+      this.#factor = 2 ** (-ageMs / FAIR_SHARE_HALF_LIFE_MS);
+    }
+
+    return entry.score * this.#factor;
+  }
 }
 
 /** Finds `@name` in chat text, case-insensitively, as a whole word. */
@@ -163,154 +141,158 @@ function isNameChar(code: number): boolean {
   );
 }
 
-/** The sender key a lossy item's share is counted under. */
-export function shareKey(entry: LossyEntry): string {
-  const senderId = entry.input.from?.id;
+/** The sender key the share of the item at `index` is counted under. */
+export function shareKey(queue: LossyQueue, index: number): string {
+  const input = queue.input(index);
+  const senderId = input.from?.id;
   if (senderId !== undefined) {
     return senderId;
   }
 
   // Senderless custom items share per type, so one type cannot flood.
-  return `\u0000${entry.input.type}`;
+  return `\u0000${input.type}`;
 }
 
-function isTrusted(entry: LossyEntry): boolean {
-  const role = entry.input.from?.role;
+// Scratch for one selection at a time, indexed like the queue being ranked.
+const rankAt: number[] = [];
+const roundAt: number[] = [];
+const levelAt: number[] = [];
+const keyAt: string[] = [];
+/** Queue indexes of the best candidates so far, best first. */
+const best: number[] = [];
+/** Items per sender key seen so far in the ranking being run. */
+const seenThisTick = new Map<string, number>();
+
+/** Negative when the item at `a` should go out before the one at `b`. */
+function compare(queue: LossyQueue, a: number, b: number): number {
   return (
-    entry.priority === undefined && (role === 'host' || role === 'moderator')
+    (rankAt[b] as number) - (rankAt[a] as number) ||
+    (roundAt[a] as number) - (roundAt[b] as number) ||
+    (levelAt[b] as number) - (levelAt[a] as number) ||
+    queue.arrival(a) - queue.arrival(b)
   );
-}
-
-/** Negative when `a` should go out before `b`. */
-function compare(a: Ranked, b: Ranked): number {
-  return (
-    b.rank - a.rank ||
-    a.round - b.round ||
-    b.level - a.level ||
-    a.entry.arrival - b.entry.arrival
-  );
-}
-
-export interface Selection {
-  /** Entries to send, in arrival order. */
-  admitted: LossyEntry[];
-  /** Entries dropped over budget, in arrival order. */
-  dropped: LossyEntry[];
 }
 
 /**
- * Chooses the entries to send from `entries` (in arrival order) and spends
- * their budget. Records each admitted entry in `ledger`.
+ * Chooses the items of `queue` (in arrival order) to send and spends their
+ * budget. Records each admitted item in `ledger`.
+ * @returns true when every item is admitted; otherwise the queue's
+ *   `admitted` flags say which are
  */
 export function selectLossy(
-  entries: LossyEntry[],
+  queue: LossyQueue,
   budget: LossyBudget,
   ledger: FairShareLedger,
   mentions: MentionMatcher,
   nowMs: number,
-): Selection {
-  if (entries.length === 0) {
-    return { admitted: [], dropped: [] };
+): boolean {
+  const count = queue.length;
+  if (count === 0) {
+    return true;
   }
 
-  if (entries.length <= budget.slots) {
+  if (count <= budget.slots) {
     let bytes = 0;
-    for (const entry of entries) {
-      bytes += lossyBytes(entry);
+    for (let i = 0; i < count; i++) {
+      bytes += queue.bytes(i);
     }
 
     // Strictly under: then every prefix leaves credit, so all are admitted.
     if (bytes < budget.byteCredits) {
-      for (const entry of entries) {
-        budget.spend(lossyBytes(entry));
-        ledger.serve(shareKey(entry), nowMs);
+      for (let i = 0; i < count; i++) {
+        budget.spend(queue.bytes(i));
+        ledger.serve(shareKey(queue, i), nowMs);
       }
 
-      return { admitted: entries, dropped: [] };
+      return true;
     }
   }
 
-  const best = rankBest(entries, budget.slots, ledger, mentions, nowMs);
-  const chosen = new Set<LossyEntry>();
-  for (const ranked of best) {
+  const kept = rankBest(queue, budget.slots, ledger, mentions, nowMs);
+  for (let b = 0; b < kept; b++) {
     if (!budget.canAdmit()) {
       break;
     }
 
-    budget.spend(lossyBytes(ranked.entry));
-    ledger.serve(ranked.key, nowMs);
-    chosen.add(ranked.entry);
+    const index = best[b] as number;
+    budget.spend(queue.bytes(index));
+    ledger.serve(keyAt[index] as string, nowMs);
+    queue.admit(index);
   }
 
-  const admitted: LossyEntry[] = [];
-  const dropped: LossyEntry[] = [];
-  for (const entry of entries) {
-    (chosen.has(entry) ? admitted : dropped).push(entry);
+  // Let go of the sender ids until the next selection.
+  for (let i = 0; i < count; i++) {
+    keyAt[i] = '';
   }
 
-  return { admitted, dropped };
+  return false;
 }
 
-/** The best `limit` entries by the selection key, best first. */
+/**
+ * Ranks every item of `queue` and leaves the best `limit`, best first, at
+ * the start of `best`.
+ * @returns how many of `best` are filled
+ */
 function rankBest(
-  entries: LossyEntry[],
+  queue: LossyQueue,
   limit: number,
   ledger: FairShareLedger,
   mentions: MentionMatcher,
   nowMs: number,
-): Ranked[] {
-  const best: Ranked[] = [];
+): number {
   if (limit <= 0) {
-    return best;
+    return 0;
   }
 
-  const seenThisTick = new Map<string, number>();
-  for (const entry of entries) {
-    const key = shareKey(entry);
+  let kept = 0;
+  for (let index = 0; index < queue.length; index++) {
+    const input = queue.input(index);
+    const priority = queue.priority(index);
+    const key = shareKey(queue, index);
     const earlier = seenThisTick.get(key) ?? 0;
     seenThisTick.set(key, earlier + 1);
-    const trusted = isTrusted(entry);
-    const ranked: Ranked = {
-      entry,
-      key,
-      rank: rankOf(entry, trusted, mentions),
-      round: trusted ? 0 : ledger.round(key, nowMs) + earlier,
-      level: entry.input.from?.level ?? 0,
-    };
-    const worst = best[best.length - 1];
-    if (best.length === limit && worst !== undefined) {
-      if (compare(ranked, worst) >= 0) {
+    const role = input.from?.role;
+    const trusted =
+      priority === undefined && (role === 'host' || role === 'moderator');
+    keyAt[index] = key;
+    rankAt[index] = rankOf(input.text, priority, trusted, mentions);
+    roundAt[index] = trusted ? 0 : ledger.round(key, nowMs) + earlier;
+    levelAt[index] = input.from?.level ?? 0;
+    if (kept === limit) {
+      if (compare(queue, index, best[kept - 1] as number) >= 0) {
         continue;
       }
 
-      best.pop();
+      kept--;
     }
 
-    let at = best.length;
-    while (at > 0 && compare(ranked, best[at - 1] as Ranked) < 0) {
+    let at = kept;
+    while (at > 0 && compare(queue, index, best[at - 1] as number) < 0) {
+      best[at] = best[at - 1] as number;
       at--;
     }
 
-    best.splice(at, 0, ranked);
+    best[at] = index;
+    kept++;
   }
 
-  return best;
+  seenThisTick.clear();
+  return kept;
 }
 
 function rankOf(
-  entry: LossyEntry,
+  text: string | undefined,
+  priority: number | undefined,
   trusted: boolean,
   mentions: MentionMatcher,
 ): number {
-  if (entry.priority !== undefined) {
-    return entry.priority;
+  if (priority !== undefined) {
+    return priority;
   }
 
   if (trusted) {
     return RANK_TRUSTED_CHAT;
   }
 
-  return mentions.matches(entry.input.text ?? '')
-    ? RANK_MENTION_CHAT
-    : RANK_CHAT;
+  return mentions.matches(text ?? '') ? RANK_MENTION_CHAT : RANK_CHAT;
 }

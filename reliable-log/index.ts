@@ -5,3 +5,5 @@ export type {
   ReliableLog,
 } from './log.js';
 export { MemoryReliableLog } from './log-memory.js';
+export { RedisReliableLog } from './log-redis.js';
+export type { RedisReliableLogOptions } from './log-redis.js';

@@ -73,6 +73,16 @@ export class MemoryReliableLog implements ReliableLog {
     return this.#rooms.get(roomKey)?.lastSeq ?? 0;
   }
 
+  /**
+   * In one process the shard publishes an item within a tick of its append,
+   * so the last assigned seq stands in for the published one. An item of the
+   * current tick may then reach a resuming viewer twice (replayed and live);
+   * clients drop repeats by seq.
+   */
+  async publishedSeq(roomKey: string): Promise<number> {
+    return this.lastSeq(roomKey);
+  }
+
   async follow(
     roomKey: string,
     afterSeq: number,

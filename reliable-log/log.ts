@@ -41,6 +41,13 @@ export interface ReliableLog {
   ): Promise<ReadResult>;
   lastSeq(roomKey: string): Promise<number>;
   /**
+   * The highest seq the room's owning shard has published to the room's
+   * frames channel. An edge that starts carrying a room reads it (after
+   * subscribing) as what the room's topics already carried, so a viewer who
+   * resumes there gets history up to it and live frames after it.
+   */
+  publishedSeq(roomKey: string): Promise<number>;
+  /**
    * Calls `onItem` for every item after `afterSeq`, in seq order, first those
    * already in the log and then each new one. Resolves to a stop function.
    */

@@ -21,6 +21,8 @@ export interface RunningStandalone {
   edgePort: number;
   credentials: Credentials;
   registry: Registry;
+  /** Graceful stop: drains the edge over `graceMs`, then closes the rest. */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -116,6 +118,12 @@ export async function startStandalone(
     edgePort,
     credentials,
     registry,
+    async drain(graceMs) {
+      await edge.drain(graceMs);
+      await admin.close();
+      await shard.stop();
+      await bus.close();
+    },
     async close() {
       await edge.close();
       await admin.close();

@@ -7,3 +7,5 @@ export type {
   RoomStatus,
 } from './directory.js';
 export { MemoryRoomDirectory } from './directory-memory.js';
+export { RedisRoomDirectory } from './directory-redis.js';
+export type { RedisRoomDirectoryOptions } from './directory-redis.js';

@@ -7,7 +7,12 @@
  * - `['input', EngineInput[]]`: viewers' chat and likes batched per tick by an
  *   edge, or lossy messages published through the admin API;
  * - `['members', edgeId, joins: [userId, name, role][], leaves: userId[]]`;
- * - `['close']`: the room was closed; flush and tell the viewers.
+ * - `['snapshot', edgeId, members: [userId, name, role][]]`: every user the
+ *   edge holds in the room, replacing all it reported before (the answer to
+ *   `resync`);
+ * - `['close']`: the room was closed; flush and tell the viewers;
+ * - `['load', edgeId, backpressure]`: the share (0..1) of the edge's viewers
+ *   of the room whose send buffers are backed up, sent about once a second.
  *
  * Out of a shard (`channels.roomOut`):
  * - `['frame', maxSeq, viewers, full, reliableOnly, lossyCount]`: one tick's batch; `full`
@@ -17,7 +22,9 @@
  *   `lossyCount` how many lossy items only `full` carries;
  * - `['user', userId, frame]`: a frame for one user only (chat echo);
  * - `['close', frame, closeCodeName]`: send the frame, then close every socket;
- * - `['kick', userId, frame, closeCodeName]`: the same for one user's sockets.
+ * - `['kick', userId, frame, closeCodeName]`: the same for one user's sockets;
+ * - `['resync']`: a shard just took the room over and knows no members yet;
+ *   every edge holding the room answers with a `snapshot`.
  */
 import { decodeValue, encodeValue } from '../protocol/index.js';
 import type { CloseCodeName, ViewerRole } from '../protocol/index.js';
@@ -28,13 +35,16 @@ export type MemberJoin = [userId: string, name: string, role: ViewerRole];
 export type InboundEnvelope =
   | ['input', EngineInput[]]
   | ['members', string, MemberJoin[], string[]]
-  | ['close'];
+  | ['snapshot', string, MemberJoin[]]
+  | ['close']
+  | ['load', string, number];
 
 export type OutboundEnvelope =
   | ['frame', number, number, Buffer, Buffer | true | null, number]
   | ['user', string, Buffer]
   | ['close', Buffer, CloseCodeName]
-  | ['kick', string, Buffer, CloseCodeName];
+  | ['kick', string, Buffer, CloseCodeName]
+  | ['resync'];
 
 export function encodeEnvelope(
   envelope: InboundEnvelope | OutboundEnvelope,
@@ -58,8 +68,19 @@ export function decodeInbound(payload: Buffer): InboundEnvelope | undefined {
         Array.isArray(value[3])
         ? (value as InboundEnvelope)
         : undefined;
+    case 'snapshot':
+      return typeof value[1] === 'string' && Array.isArray(value[2])
+        ? (value as InboundEnvelope)
+        : undefined;
     case 'close':
       return ['close'];
+    case 'load':
+      return typeof value[1] === 'string' &&
+        typeof value[2] === 'number' &&
+        value[2] >= 0 &&
+        value[2] <= 1
+        ? (value as InboundEnvelope)
+        : undefined;
     default:
       return undefined;
   }
@@ -88,6 +109,8 @@ export function decodeOutbound(payload: Buffer): OutboundEnvelope | undefined {
       return typeof value[1] === 'string' && Buffer.isBuffer(value[2])
         ? (value as OutboundEnvelope)
         : undefined;
+    case 'resync':
+      return ['resync'];
     default:
       return undefined;
   }

@@ -1,5 +1,5 @@
-export { RoomShard } from './shard.js';
-export type { RoomShardOptions } from './shard.js';
+export { RoomShard, busOutlet } from './shard.js';
+export type { RoomShardOptions, RoomOutlet } from './shard.js';
 export { encodeEnvelope, decodeInbound, decodeOutbound } from './envelopes.js';
 export type {
   InboundEnvelope,

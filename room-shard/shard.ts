@@ -7,7 +7,14 @@
  *
  * Idle rooms cost one check per tick: the engine says when it has nothing
  * pending and the member list says when the count did not move.
+ *
+ * Frames leave through a RoomOutlet: the bus in one process, a fenced
+ * publish in a fleet (only the lease holder may publish, and each frame's
+ * reliable seqs must follow the last published ones). When the outlet
+ * refuses a frame the room is abandoned and claimed again from the last
+ * published seq, so viewers never see a gap or a repeat.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { channels, type Bus, type BusHandler } from '../bus/index.js';
 import {
@@ -45,6 +52,30 @@ export interface RoomShardOptions {
   engineDefaults: Partial<EngineSettings>;
   tickMs: number;
   clock?: () => number;
+  /** Where frames go; default: straight onto the bus. */
+  outlet?: RoomOutlet;
+}
+
+/** Where a shard's outbound envelopes for a room go. */
+export interface RoomOutlet {
+  /**
+   * Publishes one outbound envelope. `firstSeq` and `maxSeq` bound the
+   * reliable seqs it carries (both 0 when it carries none).
+   */
+  publish(
+    roomKey: string,
+    payload: Buffer,
+    firstSeq: number,
+    maxSeq: number,
+  ): void;
+}
+
+/** The outlet of one process: the bus, unconditionally. */
+export function busOutlet(bus: Bus): RoomOutlet {
+  return {
+    publish: (roomKey, payload) =>
+      bus.publish(channels.roomOut(roomKey), payload),
+  };
 }
 
 interface OwnedRoom {
@@ -53,10 +84,17 @@ interface OwnedRoom {
   engine: RoomEngine;
   members: MemberList;
   viewersReported: number;
+  /** The latest backpressure share each edge reported for this room. */
+  backpressure: Map<string, number>;
   closing: boolean;
   onInbound: BusHandler;
   stopFollowing: () => void;
 }
+
+/** How often the shard measures its event-loop lag and tells the engines. */
+const LAG_REPORT_MS = 1000;
+/** Sampling resolution of the lag histogram; subtracted from what it reads. */
+const LAG_RESOLUTION_MS = 20;
 
 export class RoomShard {
   #options: RoomShardOptions;
@@ -64,13 +102,17 @@ export class RoomShard {
   #rooms = new Map<string, OwnedRoom>();
   #claiming = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  #lagTimer: NodeJS.Timeout | undefined;
+  #lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
   #metrics: ShardMetrics;
+  #outlet: RoomOutlet;
   /** Accounting of rooms this shard no longer owns, so totals never go back. */
   #retired = emptyAccounting();
 
   constructor(options: RoomShardOptions) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
+    this.#outlet = options.outlet ?? busOutlet(options.bus);
     this.#metrics = new ShardMetrics(options.registry, () => this.totals());
   }
 
@@ -92,14 +134,39 @@ export class RoomShard {
     return this.#rooms.has(key);
   }
 
+  /** Keys of the rooms this shard owns. */
+  ownedKeys(): string[] {
+    return [...this.#rooms.keys()];
+  }
+
   /** Starts the tick. Rooms may be claimed before or after. */
   start(): void {
     this.#timer ??= setInterval(() => this.tick(), this.#options.tickMs);
+    if (this.#lagTimer === undefined) {
+      this.#lag.enable();
+      this.#lagTimer = setInterval(() => this.#reportLag(), LAG_REPORT_MS);
+    }
   }
 
   /**
-   * Takes ownership of a room: follows its reliable log from `afterSeq` and
-   * listens to its inbound channel.
+   * Tells every room's engine how late this process runs, so lossy budgets
+   * shrink while the shard is overloaded and recover when it is not.
+   */
+  #reportLag(): void {
+    const loopLagMs = Math.max(
+      0,
+      this.#lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS,
+    );
+    this.#lag.reset();
+    for (const room of this.#rooms.values()) {
+      room.engine.setLoad({ loopLagMs });
+    }
+  }
+
+  /**
+   * Takes ownership of a room: follows its reliable log from `afterSeq`,
+   * listens to its inbound channel and asks the edges for their members.
+   * Throws (owning nothing) when the bus or the log cannot be reached.
    */
   async claim(
     key: string,
@@ -132,22 +199,31 @@ export class RoomShard {
       ),
       members: new MemberList(),
       viewersReported: -1,
+      backpressure: new Map(),
       closing: false,
       onInbound: (payload) => this.#onInbound(room, payload),
       stopFollowing: () => undefined,
     };
     this.#rooms.set(key, room);
-    await bus.subscribe(channels.roomIn(key), room.onInbound);
-    room.stopFollowing = await log.follow(key, from, (item) => {
-      this.#offer(room, {
-        type: item.type,
-        id: item.id,
-        seq: item.seq,
-        ts: item.ts,
-        from: item.from,
-        data: item.data,
+    try {
+      await bus.subscribe(channels.roomIn(key), room.onInbound);
+      this.#outlet.publish(key, encodeEnvelope(['resync']), 0, 0);
+      room.stopFollowing = await log.follow(key, from, (item) => {
+        this.#offer(room, {
+          type: item.type,
+          id: item.id,
+          seq: item.seq,
+          ts: item.ts,
+          from: item.from,
+          data: item.data,
+        });
       });
-    });
+    } catch (error) {
+      this.#rooms.delete(key);
+      await bus.unsubscribe(channels.roomIn(key), room.onInbound);
+      throw error;
+    }
+
     this.#metrics.rooms.set(this.#rooms.size);
     this.#options.logger.info({ roomKey: key, afterSeq: from }, 'room claimed');
   }
@@ -177,6 +253,40 @@ export class RoomShard {
     this.#options.logger.info({ roomKey: key }, 'room released');
   }
 
+  /**
+   * Drops a room without flushing: what is pending is not sent. For a room
+   * this shard may no longer publish (lease lost) or whose publishing must
+   * restart from the last published seq.
+   */
+  async abandon(key: string): Promise<void> {
+    const room = this.#rooms.get(key);
+    if (room !== undefined) {
+      await this.#forget(room);
+      this.#options.logger.info({ roomKey: key }, 'room abandoned');
+    }
+  }
+
+  /** Forgets the members reported by edges that are not in `liveEdgeIds`. */
+  pruneEdges(liveEdgeIds: ReadonlySet<string>): void {
+    for (const room of this.#rooms.values()) {
+      for (const edgeId of [...room.members.edgeIds()]) {
+        if (!liveEdgeIds.has(edgeId)) {
+          room.members.dropEdge(edgeId);
+        }
+      }
+
+      // A dead edge's last load report must not keep the budget shrunk.
+      for (const edgeId of [...room.backpressure.keys()]) {
+        if (!liveEdgeIds.has(edgeId)) {
+          room.backpressure.delete(edgeId);
+          room.engine.setLoad({
+            backpressure: Math.max(0, ...room.backpressure.values()),
+          });
+        }
+      }
+    }
+  }
+
   /** Engine accounting and member count of a room this shard owns. */
   roomStats(key: string) {
     const room = this.#rooms.get(key);
@@ -186,6 +296,7 @@ export class RoomShard {
 
     return {
       members: room.members.count,
+      loadFactor: room.engine.loadFactor,
       accounting: room.engine.accounting(),
     };
   }
@@ -203,6 +314,9 @@ export class RoomShard {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    clearInterval(this.#lagTimer);
+    this.#lagTimer = undefined;
+    this.#lag.disable();
     for (const room of [...this.#rooms.values()]) {
       await this.release(room.key);
     }
@@ -221,10 +335,8 @@ export class RoomShard {
     }
 
     const result = room.engine.tick(nowMs);
-    const { bus } = this.#options;
-    const out = channels.roomOut(room.key);
     if (result.items.length > 0) {
-      bus.publish(out, this.#frameEnvelope(room, result.items, viewers));
+      this.#publishFrame(room, result.items, viewers);
     }
 
     for (const echo of result.echoes) {
@@ -233,17 +345,26 @@ export class RoomShard {
         room: room.roomId,
         items: [echo],
       });
-      bus.publish(out, encodeEnvelope(['user', echo.from.id, frame]));
+      this.#outlet.publish(
+        room.key,
+        encodeEnvelope(['user', echo.from.id, frame]),
+        0,
+        0,
+      );
     }
   }
 
-  #frameEnvelope(room: OwnedRoom, items: BatchItem[], viewers: number): Buffer {
+  #publishFrame(room: OwnedRoom, items: BatchItem[], viewers: number): void {
+    let firstSeq = 0;
     let maxSeq = 0;
     let reliableCount = 0;
     for (const item of items) {
       if ('seq' in item) {
         reliableCount++;
-        maxSeq = Math.max(maxSeq, item.seq);
+        // A merged gift stands for every seq in `seqs`, the last the highest.
+        const last = item.seqs?.at(-1) ?? item.seq;
+        firstSeq = firstSeq === 0 ? item.seq : Math.min(firstSeq, item.seq);
+        maxSeq = Math.max(maxSeq, last);
       }
     }
 
@@ -260,7 +381,7 @@ export class RoomShard {
     }
 
     this.#metrics.frames.inc();
-    return encodeEnvelope([
+    const envelope = encodeEnvelope([
       'frame',
       maxSeq,
       viewers,
@@ -268,6 +389,7 @@ export class RoomShard {
       reliableOnly,
       items.length - reliableCount,
     ]);
+    this.#outlet.publish(room.key, envelope, firstSeq, maxSeq);
   }
 
   #onInbound(room: OwnedRoom, payload: Buffer): void {
@@ -308,9 +430,25 @@ export class RoomShard {
         return;
       }
 
+      case 'snapshot': {
+        // Users a snapshot adds were there before this shard took the room
+        // over: they are members again, not new joins to announce.
+        const [, edgeId, members] = envelope;
+        room.members.replaceEdge(edgeId, members);
+        return;
+      }
+
       case 'close':
         void this.#close(room);
         return;
+      case 'load': {
+        const [, edgeId, backpressure] = envelope;
+        room.backpressure.set(edgeId, backpressure);
+        room.engine.setLoad({
+          backpressure: Math.max(...room.backpressure.values()),
+        });
+        return;
+      }
     }
   }
 
@@ -326,9 +464,11 @@ export class RoomShard {
       reason: 'room_closed',
       message: 'the room was closed',
     };
-    this.#options.bus.publish(
-      channels.roomOut(room.key),
+    this.#outlet.publish(
+      room.key,
       encodeEnvelope(['close', encodeFrame(control), 'roomClosed']),
+      0,
+      0,
     );
     await this.#forget(room);
     await this.#options.log.drop(room.key);

@@ -119,7 +119,13 @@ export class TestViewer {
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
       this.ws.once('unexpected-response', (_request, response) => {
-        reject(new RefusedError(response.statusCode ?? 0));
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => {
+          reject(
+            new RefusedError(response.statusCode ?? 0, response.headers, body),
+          );
+        });
       });
       this.ws.once('error', reject);
     });
@@ -227,9 +233,26 @@ export class TestViewer {
 
 export class RefusedError extends Error {
   readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
 
-  constructor(status: number) {
-    super(`upgrade refused with ${status}`);
+  constructor(
+    status: number,
+    headers: Record<string, string | string[] | undefined> = {},
+    body = '',
+  ) {
+    super(`upgrade refused with ${status}: ${body}`);
     this.status = status;
+    this.headers = headers;
+    this.body = body;
+  }
+
+  get code(): string | undefined {
+    try {
+      return (JSON.parse(this.body) as { error?: { code?: string } }).error
+        ?.code;
+    } catch {
+      return undefined;
+    }
   }
 }

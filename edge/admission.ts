@@ -1,0 +1,145 @@
+/**
+ * Who may open a viewer socket, decided before the upgrade completes: the
+ * edge is not draining, the connect rate is under its bound (the excess is
+ * told when to retry, with jitter, so a reconnect storm spreads out instead of
+ * piling up), the Origin is allowed, the token verifies and its room exists.
+ */
+import type { RoomDirectory } from '../room-directory/index.js';
+import { roomKey } from '../room-directory/index.js';
+import {
+  TokenError,
+  type ViewerClaims,
+  type ViewerTokens,
+} from '../tokens/index.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface Refusal {
+  status: string;
+  code: string;
+  message: string;
+  /** Seconds, sent as `Retry-After` on retryable refusals. */
+  retryAfterSeconds?: number;
+}
+
+export interface Admitted {
+  claims: ViewerClaims;
+  roomKey: string;
+  resumeSeq: number | undefined;
+}
+
+export interface AdmissionRequest {
+  token: string | undefined;
+  origin: string;
+  resume: string | null;
+}
+
+export interface AdmissionOptions {
+  tokens: ViewerTokens;
+  directory: RoomDirectory;
+  /** Comma list; empty allows any Origin. */
+  allowedOrigins: string;
+  maxConnectsPerSecond: number;
+  clock: () => number;
+  random?: () => number;
+}
+
+/** Upper bound of the advised retry delay for refused connects, seconds. */
+const MAX_RETRY_AFTER_SECONDS = 10;
+
+export class Admission {
+  #options: AdmissionOptions;
+  #origins: Set<string> | undefined;
+  #connects: TokenBucket;
+  #random: () => number;
+  draining = false;
+
+  constructor(options: AdmissionOptions) {
+    this.#options = options;
+    this.#random = options.random ?? Math.random;
+    const origins = options.allowedOrigins
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== '');
+    this.#origins = origins.length > 0 ? new Set(origins) : undefined;
+    this.#connects = new TokenBucket(
+      options.maxConnectsPerSecond,
+      options.maxConnectsPerSecond,
+      options.clock,
+    );
+  }
+
+  async check(request: AdmissionRequest): Promise<Admitted | Refusal> {
+    if (this.draining) {
+      return {
+        ...refusal(
+          '503 Service Unavailable',
+          'draining',
+          'the edge is shutting down; connect again',
+        ),
+        retryAfterSeconds: 1 + Math.floor(this.#random() * 3),
+      };
+    }
+
+    if (!this.#connects.take()) {
+      return {
+        ...refusal(
+          '503 Service Unavailable',
+          'overloaded',
+          'too many connections at once; retry after the advised delay',
+        ),
+        retryAfterSeconds:
+          1 + Math.floor(this.#random() * MAX_RETRY_AFTER_SECONDS),
+      };
+    }
+
+    if (this.#origins !== undefined && !this.#origins.has(request.origin)) {
+      return refusal(
+        '403 Forbidden',
+        'origin_not_allowed',
+        'this Origin may not connect',
+      );
+    }
+
+    let resumeSeq: number | undefined;
+    if (request.resume !== null) {
+      resumeSeq = Number(request.resume);
+      if (
+        request.resume === '' ||
+        !Number.isSafeInteger(resumeSeq) ||
+        resumeSeq < 0
+      ) {
+        return refusal(
+          '400 Bad Request',
+          'bad_resume',
+          'resume must be a non-negative integer seq',
+        );
+      }
+    }
+
+    let claims: ViewerClaims;
+    try {
+      claims = await this.#options.tokens.verify(request.token);
+    } catch (error) {
+      const code =
+        error instanceof TokenError ? `token_${error.code}` : 'token_invalid';
+      const message =
+        error instanceof Error ? error.message : 'the token is not valid';
+      return refusal('401 Unauthorized', code, message);
+    }
+
+    const room = await this.#options.directory.get(claims.tenant, claims.room);
+    if (room === undefined) {
+      return refusal(
+        '404 Not Found',
+        'room_not_found',
+        'the room does not exist or was closed',
+      );
+    }
+
+    return { claims, roomKey: roomKey(claims.tenant, claims.room), resumeSeq };
+  }
+}
+
+function refusal(status: string, code: string, message: string): Refusal {
+  return { status, code, message };
+}

@@ -1,0 +1,152 @@
+/**
+ * A viewer as a test sees one: a real `ws` client that decodes every frame
+ * with a standard msgpack decoder and keeps the reliable items in arrival
+ * order, counting each seq a merged gift stands for.
+ */
+import WebSocket from 'ws';
+import { decodeValue } from '../protocol/index.js';
+import { waitUntil } from './wait.js';
+
+export interface SeenItem {
+  type: string;
+  seq: number;
+  id: string;
+  data?: unknown;
+}
+
+interface Frame {
+  t: string;
+  items?: {
+    type: string;
+    seq?: number;
+    seqs?: number[];
+    id?: string;
+    data?: unknown;
+    count?: number;
+  }[];
+  seq?: number;
+  reason?: string;
+  viewers?: number;
+}
+
+export class TestViewer {
+  readonly socket: WebSocket;
+  readonly frames: Frame[] = [];
+  /** Every reliable seq received, in arrival order (merged gifts expanded). */
+  readonly seqs: number[] = [];
+  readonly items: SeenItem[] = [];
+  welcome: Frame | undefined;
+  closed: { code: number; reason: string } | undefined;
+  /** The last viewer count a batch carried. */
+  viewers = -1;
+
+  private constructor(socket: WebSocket) {
+    this.socket = socket;
+    socket.on('message', (data: Buffer) => {
+      const frame = decodeValue(data) as Frame;
+      this.frames.push(frame);
+      if (frame.t === 'welcome') {
+        this.welcome = frame;
+      }
+
+      for (const item of frame.items ?? []) {
+        if (item.type === 'viewers' && typeof item.count === 'number') {
+          this.viewers = item.count;
+        }
+
+        if (typeof item.seq !== 'number') {
+          continue;
+        }
+
+        this.seqs.push(...(item.seqs ?? [item.seq]));
+        this.items.push({
+          type: item.type,
+          seq: item.seq,
+          id: item.id ?? '',
+          data: item.data,
+        });
+      }
+    });
+    socket.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+    });
+  }
+
+  /** Opens a socket and waits for the welcome frame. */
+  static async connect(
+    port: number,
+    token: string,
+    resumeSeq?: number,
+  ): Promise<TestViewer> {
+    const query = new URLSearchParams({ token });
+    if (resumeSeq !== undefined) {
+      query.set('resume', String(resumeSeq));
+    }
+
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws?${query}`);
+    const viewer = new TestViewer(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+      socket.once('unexpected-response', (_request, response) => {
+        reject(new Error(`upgrade refused: ${response.statusCode}`));
+      });
+    });
+    await viewer.waitFor(() => viewer.welcome !== undefined, 10_000, 'welcome');
+    return viewer;
+  }
+
+  get lastSeq(): number {
+    return this.seqs.at(-1) ?? 0;
+  }
+
+  waitFor(
+    check: () => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<void> {
+    return waitUntil(check, timeoutMs, what, 20);
+  }
+
+  /** Waits until every seq up to `seq` arrived (or more came than that). */
+  waitForSeq(seq: number, timeoutMs = 30_000): Promise<void> {
+    return this.waitFor(
+      () => this.lastSeq >= seq || this.seqs.length >= seq,
+      timeoutMs,
+      `seq ${seq} (at ${this.lastSeq}, ${this.seqs.length} items)`,
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.CLOSED) {
+      return;
+    }
+
+    const closed = new Promise((resolve) => this.socket.once('close', resolve));
+    this.socket.close(1000);
+    await closed;
+  }
+}
+
+/**
+ * Asserts what the reliable lane promises: each seq from `from` to `to`
+ * exactly once, strictly increasing, nothing else. Returns a description of
+ * the first violation, or undefined.
+ */
+export function seqViolation(
+  seqs: readonly number[],
+  from: number,
+  to: number,
+): string | undefined {
+  if (seqs.length !== to - from + 1) {
+    return `expected ${to - from + 1} items, got ${seqs.length}`;
+  }
+
+  for (const [index, seq] of seqs.entries()) {
+    if (seq !== from + index) {
+      return `item ${index} has seq ${seq}, expected ${from + index}`;
+    }
+  }
+
+  return undefined;
+}

@@ -1,0 +1,9 @@
+export { RedisKeys, roomTag } from './keys.js';
+export {
+  connect,
+  disconnect,
+  isReady,
+  redisTarget,
+  RedisConfigError,
+} from './connection.js';
+export type { RedisClient, RedisTarget, ConnectOptions } from './connection.js';

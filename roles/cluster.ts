@@ -1,0 +1,129 @@
+/**
+ * `roomcast cluster --edges N --shards M`: the distributed topology as local
+ * processes, for demos and load tests. It starts the admin API, M shards and
+ * N edges (edges on consecutive ports from ROOMCAST_EDGE_PORT, shards from
+ * ROOMCAST_SHARD_PORT; 0 lets each pick), gives them one set of credentials
+ * (generated when none are set), forwards their logs, and stops them all on
+ * SIGTERM. A child that dies is reported, not restarted: a test or operator
+ * decides what a dead process means.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { ConfigError, type Settings } from '../config/index.js';
+import type { RunningRole } from './distributed.js';
+
+export interface ClusterShape {
+  edges: number;
+  shards: number;
+}
+
+/** Most processes of one role `roomcast cluster` starts. */
+const MAX_PER_ROLE = 64;
+
+export function parseClusterArgs(args: string[]): ClusterShape {
+  const shape: ClusterShape = { edges: 1, shards: 1 };
+  for (let index = 0; index < args.length; index += 2) {
+    const flag = args[index];
+    const value = Number(args[index + 1]);
+    if (flag !== '--edges' && flag !== '--shards') {
+      throw new ConfigError(`unknown cluster option ${JSON.stringify(flag)}`);
+    }
+
+    if (!Number.isInteger(value) || value < 1 || value > MAX_PER_ROLE) {
+      throw new ConfigError(`${flag} takes a number from 1 to ${MAX_PER_ROLE}`);
+    }
+
+    shape[flag === '--edges' ? 'edges' : 'shards'] = value;
+  }
+
+  return shape;
+}
+
+const BIN = fileURLToPath(new URL('../bin/roomcast.js', import.meta.url));
+
+export interface RunningCluster extends RunningRole {
+  apiKey: string;
+  development: boolean;
+}
+
+export async function startCluster(
+  settings: Settings,
+  shape: ClusterShape,
+  logger: Logger,
+): Promise<RunningCluster> {
+  const development = settings.apiKeys === '' || settings.jwtSecret === '';
+  const apiKeys =
+    settings.apiKeys === ''
+      ? `dev:dev_${randomBytes(18).toString('base64url')}`
+      : settings.apiKeys;
+  const jwtSecret =
+    settings.jwtSecret === ''
+      ? randomBytes(32).toString('base64url')
+      : settings.jwtSecret;
+  if (development) {
+    logger.warn(
+      'development mode: generated credentials, do not use in production',
+    );
+  }
+
+  const children = new Set<ChildProcess>();
+  let stopping = false;
+  const start = (role: string, env: Record<string, string>) => {
+    const child = spawn(process.execPath, [BIN, role], {
+      env: {
+        ...process.env,
+        ROOMCAST_API_KEYS: apiKeys,
+        ROOMCAST_JWT_SECRET: jwtSecret,
+        ...env,
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    children.add(child);
+    logger.info({ child: role, childPid: child.pid }, 'process started');
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      if (!stopping) {
+        logger.warn(
+          { child: role, childPid: child.pid, code, signal },
+          'process exited',
+        );
+      }
+    });
+  };
+  const from = (base: number, index: number) =>
+    String(base === 0 ? 0 : base + index);
+
+  start('admin', { ROOMCAST_ADMIN_PORT: String(settings.adminPort) });
+  for (let index = 0; index < shape.shards; index++) {
+    start('shard', { ROOMCAST_SHARD_PORT: from(settings.shardPort, index) });
+  }
+
+  for (let index = 0; index < shape.edges; index++) {
+    start('edge', { ROOMCAST_EDGE_PORT: from(settings.edgePort, index) });
+  }
+
+  return {
+    port: settings.adminPort,
+    apiKey: apiKeys.split(',')[0]?.split(':')[1] ?? '',
+    development,
+    // SIGTERM makes each child drain or hand off on its own; the parent
+    // only waits for them.
+    drain: async () => stop(),
+    close: async () => stop(),
+  };
+
+  async function stop(): Promise<void> {
+    stopping = true;
+    await Promise.all(
+      [...children].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The distributed roles, one per process: `roomcast shard`, `roomcast edge`
+ * and `roomcast admin`. They meet on Redis (see docs/distributed.md): the
+ * admin API appends to the rooms' streams and directory, shards own rooms by
+ * lease, edges carry viewers of any room.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { buildAdminApi, ApiError } from '../admin-api/index.js';
+import type { Settings } from '../config/index.js';
+import { Edge } from '../edge/index.js';
+import { createRegistry } from '../metrics/index.js';
+import { Placement, Presence, RoomLeases } from '../ownership/index.js';
+import { RoomShard } from '../room-shard/index.js';
+import { ViewerTokens } from '../tokens/index.js';
+import { parseApiKeys } from '../config/index.js';
+import { openRedisStack, requireSharedCredentials } from './redis-stack.js';
+import { startOpsServer } from './ops-server.js';
+import { createIds } from './standalone.js';
+
+export interface RunningRole {
+  port: number;
+  /** Graceful stop (SIGTERM): edges drain viewers, shards hand rooms off. */
+  drain(graceMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A shard's id: unique per process, readable in logs. */
+function processId(role: string): string {
+  return `${role}-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+}
+
+export async function startShard(
+  settings: Settings,
+  logger: Logger,
+): Promise<RunningRole> {
+  const registry = createRegistry();
+  const stack = openRedisStack(settings, registry, logger);
+  const shardId = processId('shard');
+  const log = logger.child({ shardId });
+  // The outlet and the placement refer to each other through this callback.
+  let restart: (roomKey: string) => void = () => undefined;
+  const leases = new RoomLeases({
+    redis: stack.redis,
+    keys: stack.keys,
+    shardId,
+    leaseMs: settings.roomLeaseMs,
+    sharded: stack.target.mode === 'cluster',
+    registry,
+    logger: log,
+    onRefused: (roomKey) => restart(roomKey),
+  });
+  const shard = new RoomShard({
+    bus: stack.bus,
+    log: stack.log,
+    directory: stack.directory,
+    registry,
+    logger: log,
+    tickMs: settings.tickMs,
+    engineDefaults: {
+      lossyItemsPerSecond: settings.lossyItemsPerSecond,
+      lossyBytesPerSecond: settings.lossyBytesPerSecond,
+    },
+    outlet: leases,
+  });
+  const placement = new Placement({
+    redis: stack.redis,
+    keys: stack.keys,
+    bus: stack.bus,
+    shard,
+    leases,
+    log: stack.log,
+    directory: stack.directory,
+    shardId,
+    heartbeatMs: settings.shardHeartbeatMs,
+    leaseMs: settings.roomLeaseMs,
+    registry,
+    logger: log,
+  });
+  restart = (roomKey) => void placement.restart(roomKey);
+  shard.start();
+  placement.start();
+  const ops = await startOpsServer(
+    settings.host,
+    settings.shardPort,
+    registry,
+    () => stack.ready() && placement.healthy,
+  );
+  log.info({ port: ops.port }, 'shard listening');
+  const close = async () => {
+    await placement.stop();
+    await shard.stop();
+    await ops.close();
+    await stack.close();
+  };
+  // A shard has no viewers to spread out: its graceful stop is the hand-off.
+  return { port: ops.port, drain: close, close };
+}
+
+export async function startEdge(
+  settings: Settings,
+  logger: Logger,
+): Promise<RunningRole> {
+  requireSharedCredentials(settings);
+  const registry = createRegistry();
+  const stack = openRedisStack(settings, registry, logger);
+  const edge = new Edge({
+    settings,
+    bus: stack.bus,
+    log: stack.log,
+    directory: stack.directory,
+    tokens: new ViewerTokens(settings.jwtSecret),
+    ids: createIds(settings, registry, logger),
+    registry,
+    logger,
+    ready: () => stack.ready(),
+  });
+  const presence = new Presence(
+    stack.redis,
+    stack.keys.presence('edge'),
+    edge.edgeId,
+    settings.roomLeaseMs,
+  );
+  let beaten = false;
+  const beat = () => {
+    presence.beat().then(
+      ({ rejoined }) => {
+        // Absent after having been present: shards may have dropped this
+        // edge's members while it was out of touch.
+        if (rejoined && beaten) {
+          logger.info({ edgeId: edge.edgeId }, 'edge rejoined, resyncing');
+          edge.resync();
+        }
+
+        beaten = true;
+      },
+      () => undefined,
+    );
+  };
+  beat();
+  const timer = setInterval(beat, settings.shardHeartbeatMs);
+  const port = await edge.listen(settings.host, settings.edgePort);
+  logger.info({ port, edgeId: edge.edgeId }, 'edge listening');
+  const leave = async () => {
+    clearInterval(timer);
+    await presence.leave().catch(() => undefined);
+    await stack.close();
+  };
+  return {
+    port,
+    async drain(graceMs) {
+      await edge.drain(graceMs);
+      await leave();
+    },
+    async close() {
+      await edge.close();
+      await leave();
+    },
+  };
+}
+
+export async function startAdmin(
+  settings: Settings,
+  logger: Logger,
+): Promise<RunningRole> {
+  requireSharedCredentials(settings);
+  const registry = createRegistry();
+  const stack = openRedisStack(settings, registry, logger);
+  const admin = buildAdminApi({
+    settings,
+    apiKeys: parseApiKeys(settings.apiKeys),
+    directory: stack.directory,
+    log: stack.log,
+    bus: stack.bus,
+    ids: createIds(settings, registry, logger),
+    tokens: new ViewerTokens(settings.jwtSecret),
+    registry,
+    logger,
+    ready: () => stack.ready(),
+  });
+  // Without Redis nothing under /v1 can be answered truthfully.
+  admin.addHook('onRequest', async (request) => {
+    if (request.url.startsWith('/v1') && !stack.ready()) {
+      throw new ApiError('unavailable', 'redis is unreachable; retry shortly');
+    }
+  });
+  await admin.listen({ host: settings.host, port: settings.adminPort });
+  const port = (admin.server.address() as AddressInfo).port;
+  logger.info({ port }, 'admin listening');
+  const close = async () => {
+    await admin.close();
+    await stack.close();
+  };
+  return { port, drain: close, close };
+}
