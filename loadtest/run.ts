@@ -27,6 +27,8 @@ import type { WireProtocol } from './viewer.js';
 export const MAX_VIEWERS_PER_PROCESS = 18_000;
 /** Connections per source address, well inside its ~28,000 ephemeral ports. */
 export const MAX_VIEWERS_PER_ADDRESS = 10_000;
+/** Connections from the publisher to the admin API. */
+export const PUBLISH_SOCKETS = 256;
 /** Bounds that keep a run finite whatever the scenario says. */
 export const MAX_VIEWERS = 250_000;
 export const MAX_DURATION_SECONDS = 3600;
@@ -232,7 +234,10 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
   const admin = new AdminClient({
     url: target.adminUrl,
     apiKey: target.apiKey,
-    maxSockets: 64,
+    // Open loop needs concurrency: without pipelining, requests in flight
+    // are capped by sockets, and a capped publisher queues instead of
+    // sending when due.
+    maxSockets: PUBLISH_SOCKETS,
   });
   const timeline = new Timeline(Date.now());
   const fleet = new ViewerFleet(timeline);
