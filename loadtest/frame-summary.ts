@@ -59,6 +59,9 @@ export interface FrameSummary {
   seq: number;
   /** control: the reason; error: the code. */
   reason: string;
+  /** welcome: the reconnect backoff the server advises; -1 when absent. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
 }
 
 function asRecord(value: unknown): Record<string, unknown> | null {
@@ -96,6 +99,8 @@ export function summarizeDecoded(decoded: unknown): FrameSummary {
     seqs: [],
     seq: -1,
     reason: '',
+    backoffBaseMs: -1,
+    backoffMaxMs: -1,
   };
   const frame = asRecord(value);
   if (frame === null) {
@@ -103,10 +108,21 @@ export function summarizeDecoded(decoded: unknown): FrameSummary {
   }
 
   switch (frame['t']) {
-    case 'welcome':
+    case 'welcome': {
       summary.kind = 'welcome';
       summary.seq = typeof frame['seq'] === 'number' ? frame['seq'] : -1;
+      const backoff = asRecord(frame['backoff']);
+      if (
+        typeof backoff?.['baseMs'] === 'number' &&
+        typeof backoff['maxMs'] === 'number'
+      ) {
+        summary.backoffBaseMs = backoff['baseMs'];
+        summary.backoffMaxMs = backoff['maxMs'];
+      }
+
       break;
+    }
+
     case 'batch': {
       summary.kind = 'batch';
       const items = Array.isArray(frame['items']) ? frame['items'] : [];

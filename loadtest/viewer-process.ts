@@ -36,8 +36,6 @@ const TRAFFIC_TICK_MS = 100;
 const MAX_MINTS_IN_FLIGHT = 32;
 /** How long closing viewers get to finish the close handshake. */
 const CLOSE_WAIT_MS = 3000;
-/** Reconnects after a server close wait a random delay up to this. */
-const RECONNECT_JITTER_MS = 1000;
 const LIKE_FRAME = encodeValue({ t: 'like', count: 1 });
 
 function send(message: WorkerMessage): void {
@@ -326,7 +324,7 @@ class ViewerProcess implements ViewerEvents {
         if (!this.#closing) {
           viewer.reconnect();
         }
-      }, Math.random() * RECONNECT_JITTER_MS);
+      }, viewer.nextReconnectDelayMs());
       return;
     }
 

@@ -65,6 +65,9 @@ const PING_FRAME = encodeValue({ t: 'ping' });
 /** Socket.IO CONNECT to the main namespace, msgpack parser encoding. */
 const SOCKETIO_CONNECT = encodeValue({ type: 0, nsp: '/' });
 
+/** Reconnect backoff when the server advised none. */
+const DEFAULT_BACKOFF = { baseMs: 500, maxMs: 10_000 };
+
 /** Largest message a viewer accepts; roomcast batches are far smaller. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -84,6 +87,9 @@ export class Viewer implements LeanSocketHandler {
   #caughtUp = false;
   #readBudget = 0;
   #paused = false;
+  #backoff = DEFAULT_BACKOFF;
+  /** Reconnect attempts since the last welcome. */
+  #attempts = 0;
 
   constructor(
     room: RoomTrack,
@@ -132,6 +138,18 @@ export class Viewer implements LeanSocketHandler {
     this.#open(options);
   }
 
+  /**
+   * How long to wait before the next reconnect: full jitter over the
+   * backoff the server advised in its welcome, doubling per failed attempt.
+   */
+  nextReconnectDelayMs(): number {
+    const capMs = Math.min(
+      this.#backoff.maxMs,
+      this.#backoff.baseMs * 2 ** Math.min(this.#attempts, 16),
+    );
+    return Math.random() * capMs;
+  }
+
   /** Connects again, asking the edge to replay what was missed. */
   reconnect(): void {
     const options = this.#connect;
@@ -141,6 +159,7 @@ export class Viewer implements LeanSocketHandler {
 
     this.#socket = new LeanWebSocket(this, MAX_MESSAGE_BYTES);
     this.#paused = false;
+    this.#attempts += 1;
     const resume =
       this.#lastSeq >= 0
         ? `${options.path.includes('?') ? '&' : '?'}resume=${this.#lastSeq}`
@@ -297,6 +316,14 @@ export class Viewer implements LeanSocketHandler {
   #onWelcome(summary: FrameSummary): void {
     const stats = this.#events.stats;
     this.#connected = true;
+    this.#attempts = 0;
+    if (summary.backoffBaseMs > 0 && summary.backoffMaxMs > 0) {
+      this.#backoff = {
+        baseMs: summary.backoffBaseMs,
+        maxMs: summary.backoffMaxMs,
+      };
+    }
+
     stats.recordConnectLatency(nowMs() - this.#connectStartMs);
     if (this.#welcomed) {
       // A reconnect: the seq check carries on from the last seq seen.
