@@ -72,6 +72,13 @@ export function formatSummary(figures: Figures): string {
       `(publisher ${n(simulator.coordinatorCpuCores)}), ` +
       `peak RSS ${bytes(simulator.peakRssBytes)}, frame cache hits ${n(simulator.frameCacheHitRatio * 100)}%`,
   ];
+  if (reliable.viewersWithAnomalies > 0) {
+    lines.push(
+      `anomalies   ${n(reliable.viewersWithAnomalies)} viewers saw gaps or duplicates; first ones:`,
+      ...reliable.anomalyExamples.map((example) => `            ${example}`),
+    );
+  }
+
   const service = figures.service;
   const lossy = Object.entries(service.items)
     .filter(([key]) => key.includes('/dropped') || key.includes('/merged'))

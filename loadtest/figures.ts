@@ -67,6 +67,9 @@ export interface Figures {
     /** Not connected at the end, leaving out connect failures and aborts. */
     viewersGone: number;
     viewersAborted: number;
+    /** Viewers that saw a gap or a duplicate, and examples to start from. */
+    viewersWithAnomalies: number;
+    anomalyExamples: string[];
   };
   /** Read from the service's /metrics; -1 where it exposes nothing. */
   service: {
@@ -204,6 +207,8 @@ export function computeFigures(result: RunResult): Figures {
       viewersBehind: drain.behind,
       viewersGone: drain.gone - drain.aborted - drain.neverConnected,
       viewersAborted: drain.aborted,
+      viewersWithAnomalies: drain.viewersWithAnomalies,
+      anomalyExamples: drain.anomalyExamples.slice(0, 20),
     },
     service: {
       cpuCores:

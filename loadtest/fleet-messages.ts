@@ -87,6 +87,10 @@ export interface DrainReport {
   neverConnected: number;
   /** Reliable items published after those viewers left (not loss). */
   missedWhileGone: number;
+  /** Viewers that saw at least one gap or duplicate. */
+  viewersWithAnomalies: number;
+  /** The first few gaps and duplicates, described for a person. */
+  anomalyExamples: string[];
 }
 
 export type WorkerMessage =

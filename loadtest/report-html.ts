@@ -181,6 +181,12 @@ export function renderHtml(report: Report): string {
     ['reliable lost', String(figures.reliable.lost)],
     ['reliable duplicated', String(figures.reliable.duplicated)],
     [
+      'viewers with gaps or duplicates',
+      figures.reliable.viewersWithAnomalies === 0
+        ? '0'
+        : `${figures.reliable.viewersWithAnomalies}; first ones: ${figures.reliable.anomalyExamples.join(' | ')}`,
+    ],
+    [
       'reliable expected / received',
       `${figures.reliable.expected} / ${figures.reliable.received}`,
     ],

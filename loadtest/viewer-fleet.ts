@@ -150,6 +150,8 @@ export class ViewerFleet {
       aborted: 0,
       neverConnected: 0,
       missedWhileGone: 0,
+      viewersWithAnomalies: 0,
+      anomalyExamples: [],
     };
     for (const member of this.#members) {
       const report = member.drained as DrainReport;
@@ -161,6 +163,8 @@ export class ViewerFleet {
       total.aborted += report.aborted;
       total.neverConnected += report.neverConnected;
       total.missedWhileGone += report.missedWhileGone;
+      total.viewersWithAnomalies += report.viewersWithAnomalies;
+      total.anomalyExamples.push(...report.anomalyExamples);
     }
 
     return total;

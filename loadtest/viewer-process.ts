@@ -37,6 +37,8 @@ const MAX_MINTS_IN_FLIGHT = 32;
 /** How long closing viewers get to finish the close handshake. */
 const CLOSE_WAIT_MS = 3000;
 const LIKE_FRAME = encodeValue({ t: 'like', count: 1 });
+/** Gaps and duplicates described in the report, per process. */
+const MAX_ANOMALY_EXAMPLES = 10;
 
 function send(message: WorkerMessage): void {
   process.send?.(message);
@@ -82,6 +84,8 @@ class ViewerProcess implements ViewerEvents {
   #closing = false;
   #timers: NodeJS.Timeout[] = [];
   #trafficTimer: NodeJS.Timeout | null = null;
+  readonly #anomalous = new Set<Viewer>();
+  readonly #anomalyExamples: string[] = [];
   #cursor = 0;
 
   constructor(plan: WorkerPlan) {
@@ -331,6 +335,22 @@ class ViewerProcess implements ViewerEvents {
     this.#markGone(viewer);
   }
 
+  onSeqAnomaly(
+    viewer: Viewer,
+    kind: 'gap' | 'duplicate',
+    seq: number,
+    lastSeq: number,
+  ): void {
+    this.#anomalous.add(viewer);
+    if (this.#anomalyExamples.length < MAX_ANOMALY_EXAMPLES) {
+      this.#anomalyExamples.push(
+        `${kind}: room ${viewer.room.id} seq ${seq} after seq ${lastSeq}, ` +
+          `viewer ${this.#plan.worker}-${this.#viewers.indexOf(viewer)} ` +
+          `on connection ${viewer.reconnects + 1}${viewer.sampled ? ' (sampled)' : ''}`,
+      );
+    }
+  }
+
   /** A viewer the drain waits for: in the run, and not yet caught up. */
   #awaited(viewer: Viewer): boolean {
     return viewer.welcomed && !this.#gone.has(viewer) && !viewer.caughtUp;
@@ -453,6 +473,8 @@ class ViewerProcess implements ViewerEvents {
       aborted: this.#aborted.size,
       neverConnected: 0,
       missedWhileGone: 0,
+      viewersWithAnomalies: this.#anomalous.size,
+      anomalyExamples: [...this.#anomalyExamples],
     };
     for (const viewer of this.#viewers) {
       const missing = Math.max(0, viewer.room.finalSeq - viewer.lastSeq);

@@ -20,6 +20,11 @@ class Events implements ViewerEvents {
   onEnded(): void {
     // nothing to release here
   }
+
+  readonly anomalies: string[] = [];
+  onSeqAnomaly(_viewer: Viewer, kind: string, seq: number): void {
+    this.anomalies.push(`${kind} ${seq}`);
+  }
 }
 
 function welcome(seq: number): Buffer {
@@ -66,6 +71,7 @@ for (const sampled of [false, true]) {
     assert.equal(delivery.duplicated, 2);
     assert.equal(viewer.lastSeq, 9);
     assert.equal(viewer.welcomeSeq, 3);
+    assert.deepEqual(events.anomalies, ['gap 8', 'duplicate 8', 'duplicate 7']);
     room.finalSeq = 9;
     viewer.checkCaughtUp();
     assert.equal(events.caughtUp, 1);

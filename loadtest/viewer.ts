@@ -59,6 +59,13 @@ export interface ViewerEvents {
    * process decides whether the viewer comes back.
    */
   onEnded(viewer: Viewer, code: number): void;
+  /** A reliable seq out of order: a gap (`seq` past `lastSeq + 1`) or a duplicate. */
+  onSeqAnomaly(
+    viewer: Viewer,
+    kind: 'gap' | 'duplicate',
+    seq: number,
+    lastSeq: number,
+  ): void;
 }
 
 const PING_FRAME = encodeValue({ t: 'ping' });
@@ -90,6 +97,7 @@ export class Viewer implements LeanSocketHandler {
   #backoff = DEFAULT_BACKOFF;
   /** Reconnect attempts since the last welcome. */
   #attempts = 0;
+  #reconnects = 0;
 
   constructor(
     room: RoomTrack,
@@ -107,6 +115,11 @@ export class Viewer implements LeanSocketHandler {
   /** The last reliable seq seen; -1 before the first welcome frame. */
   get lastSeq(): number {
     return this.#lastSeq;
+  }
+
+  /** Connections opened after the first: reconnects so far. */
+  get reconnects(): number {
+    return this.#reconnects;
   }
 
   /** The room's seq at this viewer's first welcome; -1 before it. */
@@ -160,6 +173,7 @@ export class Viewer implements LeanSocketHandler {
     this.#socket = new LeanWebSocket(this, MAX_MESSAGE_BYTES);
     this.#paused = false;
     this.#attempts += 1;
+    this.#reconnects += 1;
     const resume =
       this.#lastSeq >= 0
         ? `${options.path.includes('?') ? '&' : '?'}resume=${this.#lastSeq}`
@@ -354,8 +368,10 @@ export class Viewer implements LeanSocketHandler {
     for (const seq of seqs) {
       if (seq > last + 1 && last >= 0) {
         delivery.gapLost += seq - last - 1;
+        this.#events.onSeqAnomaly(this, 'gap', seq, last);
       } else if (seq <= last) {
         delivery.duplicated += 1;
+        this.#events.onSeqAnomaly(this, 'duplicate', seq, last);
         continue;
       }
 
