@@ -237,13 +237,17 @@ export class Viewer implements LeanSocketHandler {
 
   onConnectFailed(
     failure: ConnectFailure,
-    _detail: string,
+    detail: string,
     status: number,
   ): void {
-    bump(
-      this.#events.stats.connections.failed,
-      status > 0 ? `${failure}_${status}` : failure,
-    );
+    let key: string = failure;
+    if (status > 0) {
+      key = `${failure}_${status}`;
+    } else if (failure === 'socket_error' && /^E[A-Z]+$/.test(detail)) {
+      key = `${failure}_${detail}`;
+    }
+
+    bump(this.#events.stats.connections.failed, key);
     this.#events.onEnded(this, -1);
   }
 
