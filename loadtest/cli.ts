@@ -57,6 +57,7 @@ run options:
 
 quick options (a scenario made from flags):
   --viewers N (1000)  --rooms N (1)  --duration S (20)  --connect-rate N (2000)
+  --connect-timeout S (3x the ramp + 120)
   --host-rate N (${DEFAULT_MIX.host})  --gift-rate N (${DEFAULT_MIX.gift})  --system-rate N (${DEFAULT_MIX.system})
   --chat-rate N (${DEFAULT_MIX.chat})  --like-rate N (${DEFAULT_MIX.like})  --join-rate N (${DEFAULT_MIX.join})   per room per second
   --chat-bytes N (40)  --sample R (0.02)  --json FILE (figures only)
@@ -105,6 +106,7 @@ const QUICK_OPTIONS = {
   rooms: { type: 'string' },
   duration: { type: 'string' },
   'connect-rate': { type: 'string' },
+  'connect-timeout': { type: 'string' },
   'chat-bytes': { type: 'string' },
   sample: { type: 'string' },
   json: { type: 'string' },
@@ -124,6 +126,9 @@ function quickScenario(values: Values): Scenario {
       rooms: { count: rooms, viewersPerRoom: Math.round(viewers / rooms) },
       arrival: {
         connectPerSecond: numberOption(values, 'connect-rate', 2000),
+        ...(values['connect-timeout'] === undefined
+          ? {}
+          : { timeoutSeconds: numberOption(values, 'connect-timeout', 0) }),
       },
       publish: {
         ...Object.fromEntries(

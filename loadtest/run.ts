@@ -278,7 +278,9 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     let readiness: FleetReadiness;
     try {
       readiness = await fleet.ready(
-        (viewers / scenario.arrival.connectPerSecond) * 1000 * 3 + 120_000,
+        scenario.arrival.timeoutSeconds === undefined
+          ? (viewers / scenario.arrival.connectPerSecond) * 1000 * 3 + 120_000
+          : scenario.arrival.timeoutSeconds * 1000,
       );
     } finally {
       clearInterval(connectProgress);

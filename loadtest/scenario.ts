@@ -95,6 +95,10 @@ export const ScenarioSchema = Type.Object(
     arrival: Type.Object(
       {
         connectPerSecond: Type.Number({ exclusiveMinimum: 0, default: 2000 }),
+        /** Bound on connecting everyone; default 3x the planned ramp + 120 s. */
+        timeoutSeconds: Type.Optional(
+          Type.Number({ exclusiveMinimum: 0, maximum: 3600 }),
+        ),
       },
       { ...Strict, default: {} },
     ),
