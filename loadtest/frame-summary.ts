@@ -182,14 +182,18 @@ interface CachedFrame {
 /**
  * Recent distinct frames of one room. Lookups walk newest first; viewers of a
  * room receive each tick's frame within a few milliseconds of each other, so
- * the newest entry is nearly always the hit.
+ * the newest entry is nearly always the hit, and a miss past a lagging
+ * viewer's frame costs a length comparison per entry.
  */
 export class RoomFrameCache {
   readonly #entries: (CachedFrame | undefined)[];
   #next = 0;
 
-  /** @param capacity distinct frames kept; 16 covers viewers a second behind */
-  constructor(capacity = 16) {
+  /**
+   * @param capacity distinct frames kept: 64 covers viewers six seconds
+   *   behind at one frame per 100 ms tick (a loaded machine gets there)
+   */
+  constructor(capacity = 64) {
     this.#entries = new Array<CachedFrame | undefined>(capacity);
   }
 
