@@ -3,23 +3,21 @@
  * run met its objectives, 1 when one failed, 2 when the run could not be
  * made (bad option, service unreachable, a phase that timed out).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startSocketIoBaseline } from './baseline-socketio.js';
 import { startUwsBaseline } from './baseline-uws.js';
 import { formatSummary } from './console-summary.js';
 import { computeFigures } from './figures.js';
 import { LoadtestError } from './loadtest-error.js';
+import { formatPlan, measuredCapacity, planFleet } from './plan.js';
 import { PUBLISH_TYPES, type PublishType } from './publisher.js';
 import { renderHtml } from './report-html.js';
 import { buildReport, compareWithBaseline, type Report } from './report.js';
 import { runScenario, type RunTarget } from './run.js';
 import { loadScenario, parseScenario, type Scenario } from './scenario.js';
-import {
-  spawnRoomcast,
-  spawnUwsBaseline,
-  type SpawnedService,
-} from './spawn.js';
+import { spawnBaseline, spawnRoomcast, type SpawnedService } from './spawn.js';
 
 const DEFAULT_MIX: Record<PublishType, number> = {
   host: 2,
@@ -31,9 +29,11 @@ const DEFAULT_MIX: Record<PublishType, number> = {
 };
 
 const USAGE = `usage:
-  roomcast-loadtest run SCENARIO [target] [--out DIR] [--baseline uws]
-  roomcast-loadtest [quick options] [target] [--out DIR] [--baseline uws]
-  roomcast-loadtest baseline uws [--admin-port N] [--edge-port N]
+  roomcast-loadtest run SCENARIO [target] [--out DIR] [--baseline uws,socketio]
+  roomcast-loadtest [quick options] [target] [--out DIR] [--baseline ...]
+  roomcast-loadtest plan --from REPORT.json [--from ...] --viewers N --rooms N
+                         --peak-rate N [--headroom 0.3] [--edge-cores 2]
+  roomcast-loadtest baseline uws|socketio [--admin-port N] [--edge-port N]
 
 Connects simulated viewers to roomcast, publishes messages through its admin
 API at a constant rate, and reports delivery, latency and reliable loss.
@@ -44,16 +44,20 @@ target (one of):
   --admin URL                 admin API (default http://127.0.0.1:8080)
   --edge URL                  edge WebSocket (default ws://127.0.0.1:8081/ws)
   --api-key KEY               admin API key (default: $LOADTEST_API_KEY)
+  --protocol socketio         the edge is the Socket.IO baseline (default
+                              roomcast)
 
 run options:
   --out DIR                   write SCENARIO.json and SCENARIO.html there
-  --baseline uws              run the same scenario against a bare
-                              uWebSockets.js server and print ratios
+  --baseline uws,socketio     run the same scenario against a bare
+                              uWebSockets.js server and/or a Socket.IO
+                              server (msgpack parser) and print ratios
   --processes N               simulator processes (default one per 15,000)
   --source-address IP         first source address (default 127.0.0.2)
 
 quick options (a scenario made from flags):
   --viewers N (1000)  --rooms N (1)  --duration S (20)  --connect-rate N (2000)
+  --connect-timeout S (3x the ramp + 120)
   --host-rate N (${DEFAULT_MIX.host})  --gift-rate N (${DEFAULT_MIX.gift})  --system-rate N (${DEFAULT_MIX.system})
   --chat-rate N (${DEFAULT_MIX.chat})  --like-rate N (${DEFAULT_MIX.like})  --join-rate N (${DEFAULT_MIX.join})   per room per second
   --chat-bytes N (40)  --sample R (0.02)  --json FILE (figures only)
@@ -88,6 +92,7 @@ const TARGET_OPTIONS = {
   admin: { type: 'string' },
   edge: { type: 'string' },
   'api-key': { type: 'string' },
+  protocol: { type: 'string' },
   out: { type: 'string' },
   baseline: { type: 'string' },
   processes: { type: 'string' },
@@ -101,6 +106,7 @@ const QUICK_OPTIONS = {
   rooms: { type: 'string' },
   duration: { type: 'string' },
   'connect-rate': { type: 'string' },
+  'connect-timeout': { type: 'string' },
   'chat-bytes': { type: 'string' },
   sample: { type: 'string' },
   json: { type: 'string' },
@@ -120,6 +126,9 @@ function quickScenario(values: Values): Scenario {
       rooms: { count: rooms, viewersPerRoom: Math.round(viewers / rooms) },
       arrival: {
         connectPerSecond: numberOption(values, 'connect-rate', 2000),
+        ...(values['connect-timeout'] === undefined
+          ? {}
+          : { timeoutSeconds: numberOption(values, 'connect-timeout', 0) }),
       },
       publish: {
         ...Object.fromEntries(
@@ -131,6 +140,7 @@ function quickScenario(values: Values): Scenario {
         chatBytes: numberOption(values, 'chat-bytes', 40),
       },
       viewers: { sampleRatio: numberOption(values, 'sample', 0.02) },
+      objectives: { maxConnectFailures: 0 },
     },
     'the command-line flags',
   );
@@ -161,9 +171,18 @@ async function resolveTarget(
     );
   }
 
+  const protocol = stringOption(values, 'protocol') ?? 'roomcast';
+  if (protocol !== 'roomcast' && protocol !== 'socketio') {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      `--protocol must be roomcast or socketio, got ${protocol}`,
+    );
+  }
+
   return {
     target: {
-      label: 'roomcast',
+      label: protocol === 'roomcast' ? 'roomcast' : 'socketio server',
+      protocol,
       adminUrl: stringOption(values, 'admin') ?? 'http://127.0.0.1:8080',
       edgeUrl: stringOption(values, 'edge') ?? 'ws://127.0.0.1:8081/ws',
       apiKey,
@@ -178,12 +197,16 @@ const progress = (line: string): void => {
 
 /** Runs a scenario (and its baseline), prints, writes reports; exit code. */
 async function execute(scenario: Scenario, values: Values): Promise<number> {
-  const baseline = stringOption(values, 'baseline');
-  if (baseline !== undefined && baseline !== 'uws') {
-    throw new LoadtestError(
-      'LOADTEST_BAD_OPTION',
-      `--baseline must be uws, got ${baseline}`,
-    );
+  const baselines = (stringOption(values, 'baseline') ?? '')
+    .split(',')
+    .filter((name) => name !== '');
+  for (const name of baselines) {
+    if (name !== 'uws' && name !== 'socketio') {
+      throw new LoadtestError(
+        'LOADTEST_BAD_OPTION',
+        `--baseline takes uws, socketio or uws,socketio; got ${name}`,
+      );
+    }
   }
 
   const processes = stringOption(values, 'processes');
@@ -194,31 +217,58 @@ async function execute(scenario: Scenario, values: Values): Promise<number> {
     firstSourceAddress: stringOption(values, 'source-address') ?? '127.0.0.2',
     onProgress: progress,
   };
+  if (
+    scenario.topology === 'cluster' &&
+    stringOption(values, 'spawn') === 'standalone'
+  ) {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      `scenario ${scenario.name} needs several processes: use --spawn cluster or point --admin/--edge at a fleet`,
+    );
+  }
+
   const { target, spawned } = await resolveTarget(values);
   let report: Report;
   try {
     report = buildReport(await runScenario({ scenario, target, ...common }));
   } finally {
+    const early = spawned?.exitedEarly() ?? null;
+    if (spawned !== null && early !== null) {
+      console.error(
+        `roomcast-loadtest: ${spawned.target.label} ${early} during the run; its last lines:\n${spawned.recentOutput().join('\n')}`,
+      );
+    }
+
     await spawned?.stop();
   }
 
-  if (baseline === 'uws') {
-    const service = await spawnUwsBaseline();
+  const early = spawned?.exitedEarly() ?? null;
+  if (early !== null) {
+    report.objectives.push({
+      name: 'serviceStayedUp',
+      limit: 0,
+      actual: 1,
+      passed: false,
+    });
+    report.passed = false;
+  }
+
+  for (const name of baselines as ('uws' | 'socketio')[]) {
+    const service = await spawnBaseline(name);
     try {
+      // Baselines keep no history, so nothing that needs resume: no chaos,
+      // no churn. They measure the steady ceiling.
       const result = await runScenario({
         scenario: {
           ...scenario,
-          chaos: scenario.chaos.filter(
-            (step) =>
-              step.action === 'reconnect-storm' ||
-              step.action === 'abort-connections',
-          ),
+          chaos: [],
+          viewers: { ...scenario.viewers, churnPerSecond: 0 },
         },
         target: service.target,
         ...common,
       });
       report.baselines.push(
-        compareWithBaseline(report.figures, 'uws', computeFigures(result)),
+        compareWithBaseline(report.figures, name, computeFigures(result)),
       );
     } finally {
       await service.stop();
@@ -259,7 +309,62 @@ async function execute(scenario: Scenario, values: Values): Promise<number> {
   return report.passed ? 0 : 1;
 }
 
-/** `roomcast-loadtest baseline uws`: serves the baseline until SIGINT/SIGTERM. */
+async function planCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      from: { type: 'string', multiple: true },
+      viewers: { type: 'string' },
+      rooms: { type: 'string' },
+      'peak-rate': { type: 'string' },
+      headroom: { type: 'string' },
+      'edge-cores': { type: 'string' },
+      'shard-cores': { type: 'string' },
+      json: { type: 'string' },
+    },
+  });
+  const from = values.from ?? [];
+  if (from.length === 0 || values.viewers === undefined) {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      'plan needs --from REPORT.json (one or more) and --viewers N',
+    );
+  }
+
+  const reports = await Promise.all(
+    from.map(
+      async (path) => JSON.parse(await readFile(path, 'utf8')) as Report,
+    ),
+  );
+  const measured = measuredCapacity(reports);
+  if (measured.runs.length === 0) {
+    throw new LoadtestError(
+      'LOADTEST_BAD_OPTION',
+      'none of the reports has service CPU figures to plan from',
+    );
+  }
+
+  const plan = planFleet(
+    {
+      viewers: numberOption(values, 'viewers', 0),
+      rooms: Math.max(1, numberOption(values, 'rooms', 1)),
+      peakRatePerRoom: numberOption(values, 'peak-rate', 10),
+      headroom: Math.min(0.9, numberOption(values, 'headroom', 0.3)),
+      edgeCores: Math.max(1, numberOption(values, 'edge-cores', 2)),
+      shardCores: Math.max(1, numberOption(values, 'shard-cores', 1)),
+      tickMs: 100,
+    },
+    measured,
+  );
+  console.log(formatPlan(plan));
+  if (values.json !== undefined) {
+    await writeFile(values.json, `${JSON.stringify(plan, null, 2)}\n`);
+  }
+
+  return 0;
+}
+
+/** `roomcast-loadtest baseline uws|socketio`: serves until SIGINT/SIGTERM. */
 async function serveBaseline(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -269,14 +374,16 @@ async function serveBaseline(argv: string[]): Promise<number> {
     },
     allowPositionals: true,
   });
-  if (positionals[0] !== 'uws') {
+  const kind = positionals[0];
+  if (kind !== 'uws' && kind !== 'socketio') {
     throw new LoadtestError(
       'LOADTEST_BAD_OPTION',
-      'usage: roomcast-loadtest baseline uws [--admin-port N] [--edge-port N]',
+      'usage: roomcast-loadtest baseline uws|socketio [--admin-port N] [--edge-port N]',
     );
   }
 
-  const running = await startUwsBaseline({
+  const start = kind === 'uws' ? startUwsBaseline : startSocketIoBaseline;
+  const running = await start({
     adminPort: numberOption(values, 'admin-port', 8090),
     edgePort: numberOption(values, 'edge-port', 8091),
   });
@@ -307,6 +414,10 @@ async function dispatch(argv: string[]): Promise<number> {
   const command = argv[0];
   if (command === 'baseline') {
     return serveBaseline(argv.slice(1));
+  }
+
+  if (command === 'plan') {
+    return planCommand(argv.slice(1));
   }
 
   if (command === 'run') {

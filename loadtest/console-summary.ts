@@ -67,11 +67,18 @@ export function formatSummary(figures: Figures): string {
     `reliable    lost ${n(reliable.lost)}, duplicated ${n(reliable.duplicated)} ` +
       `(expected ${n(reliable.expected)} deliveries, received ${n(reliable.received)}; ` +
       `gaps ${n(reliable.gapLost)}, missing at end ${n(reliable.missingAtEnd)})`,
-    `connections closed early: ${record(viewers.closedEarly)}; viewers behind at end ${n(reliable.viewersBehind)}, gone ${n(reliable.viewersGone)}`,
+    `connections closed early: ${record(viewers.closedEarly)}; viewers behind at end ${n(reliable.viewersBehind)}, gone ${n(reliable.viewersGone)}, aborted on purpose ${n(reliable.viewersAborted)}`,
     `simulator   ${simulator.processes} processes, ${n(simulator.cpuCores)} cores ` +
       `(publisher ${n(simulator.coordinatorCpuCores)}), ` +
       `peak RSS ${bytes(simulator.peakRssBytes)}, frame cache hits ${n(simulator.frameCacheHitRatio * 100)}%`,
   ];
+  if (reliable.viewersWithAnomalies > 0) {
+    lines.push(
+      `anomalies   ${n(reliable.viewersWithAnomalies)} viewers saw gaps or duplicates; first ones:`,
+      ...reliable.anomalyExamples.map((example) => `            ${example}`),
+    );
+  }
+
   const service = figures.service;
   const lossy = Object.entries(service.items)
     .filter(([key]) => key.includes('/dropped') || key.includes('/merged'))

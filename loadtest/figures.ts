@@ -46,6 +46,7 @@ export interface Figures {
     itemsPerSecondByClass: Record<ItemClass, number>;
     /** Whole run, all viewers. */
     totalItems: number;
+    totalItemsByClass: Record<ItemClass, number>;
     totalFrames: number;
     totalBytes: number;
     likesCarried: number;
@@ -63,13 +64,20 @@ export interface Figures {
     /** Must be 0. */
     duplicated: number;
     viewersBehind: number;
+    /** Not connected at the end, leaving out connect failures and aborts. */
     viewersGone: number;
+    viewersAborted: number;
+    /** Viewers that saw a gap or a duplicate, and examples to start from. */
+    viewersWithAnomalies: number;
+    anomalyExamples: string[];
   };
   /** Read from the service's /metrics; -1 where it exposes nothing. */
   service: {
     /** Mean CPU over the steady window, in cores. */
     cpuCores: number;
     peakRssBytes: number;
+    /** Resident memory before the viewers connected. */
+    baseRssBytes: number;
     /** Priority engine outcomes over the run, by `class/outcome[/reason]`. */
     items: Record<string, number>;
   };
@@ -178,6 +186,9 @@ export function computeFigures(result: RunResult): Figures {
       bytesPerSecond: perSecond(delivery.bytes),
       itemsPerSecondByClass: byClass,
       totalItems: total.items.reduce((sum, n) => sum + n, 0),
+      totalItemsByClass: Object.fromEntries(
+        ITEM_CLASSES.map((name, i) => [name, total.items[i] ?? 0]),
+      ) as Record<ItemClass, number>,
       totalFrames: total.frames,
       totalBytes: total.bytes,
       likesCarried: total.likes,
@@ -194,7 +205,10 @@ export function computeFigures(result: RunResult): Figures {
       missingAtEnd: drain.missingAtEnd,
       duplicated: total.duplicated,
       viewersBehind: drain.behind,
-      viewersGone: drain.gone,
+      viewersGone: drain.gone - drain.aborted - drain.neverConnected,
+      viewersAborted: drain.aborted,
+      viewersWithAnomalies: drain.viewersWithAnomalies,
+      anomalyExamples: drain.anomalyExamples.slice(0, 20),
     },
     service: {
       cpuCores:
@@ -202,6 +216,7 @@ export function computeFigures(result: RunResult): Figures {
           ? round(serviceCpuMs / 1000 / seconds, 2)
           : -1,
       peakRssBytes: servicePeakRss,
+      baseRssBytes: firstSample?.rssBytes ?? -1,
       items:
         firstSample !== undefined && lastSample !== undefined
           ? itemsBetween(firstSample, lastSample)

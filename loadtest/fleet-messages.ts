@@ -5,14 +5,16 @@
  * several.
  */
 import type { WorkerSnapshot } from './delivery-stats.js';
+import type { WireProtocol } from './viewer.js';
 
 /** The viewers one simulator process holds and how it connects them. */
 export interface WorkerPlan {
   worker: number;
   adminUrl: string;
   apiKey: string;
-  /** e.g. `ws://127.0.0.1:8081/ws`; the token is added as `?token=`. */
+  /** e.g. `ws://127.0.0.1:8081/ws`; the token is added as `token=`. */
   edgeUrl: string;
+  protocol: WireProtocol;
   /**
    * Source addresses for this process's connections, used round-robin; empty
    * for the system's choice. Each address has ~28,000 ephemeral ports.
@@ -79,8 +81,16 @@ export interface DrainReport {
   missingAtEnd: number;
   /** Viewers not connected at the end (failed, aborted, or not back yet). */
   gone: number;
+  /** Of those, connections the scenario aborted on purpose. */
+  aborted: number;
+  /** Of those, viewers whose first connection failed. */
+  neverConnected: number;
   /** Reliable items published after those viewers left (not loss). */
   missedWhileGone: number;
+  /** Viewers that saw at least one gap or duplicate. */
+  viewersWithAnomalies: number;
+  /** The first few gaps and duplicates, described for a person. */
+  anomalyExamples: string[];
 }
 
 export type WorkerMessage =

@@ -59,6 +59,9 @@ export interface FrameSummary {
   seq: number;
   /** control: the reason; error: the code. */
   reason: string;
+  /** welcome: the reconnect backoff the server advises; -1 when absent. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
 }
 
 function asRecord(value: unknown): Record<string, unknown> | null {
@@ -67,8 +70,28 @@ function asRecord(value: unknown): Record<string, unknown> | null {
     : null;
 }
 
+/**
+ * The roomcast frame inside a decoded message: the message itself, or for
+ * the Socket.IO baseline the frame carried by a `frame` event packet
+ * (`{type: 2, nsp, data: ['frame', frame]}`).
+ */
+export function unwrapFrame(value: unknown): unknown {
+  const packet = asRecord(value);
+  if (
+    packet !== null &&
+    typeof packet['nsp'] === 'string' &&
+    typeof packet['type'] === 'number'
+  ) {
+    const data = packet['data'];
+    return Array.isArray(data) && data[0] === 'frame' ? data[1] : null;
+  }
+
+  return value;
+}
+
 /** Summarizes an already decoded frame. */
-export function summarizeDecoded(value: unknown): FrameSummary {
+export function summarizeDecoded(decoded: unknown): FrameSummary {
+  const value = unwrapFrame(decoded);
   const summary: FrameSummary = {
     kind: 'other',
     counts: emptyItemCounts(),
@@ -76,6 +99,8 @@ export function summarizeDecoded(value: unknown): FrameSummary {
     seqs: [],
     seq: -1,
     reason: '',
+    backoffBaseMs: -1,
+    backoffMaxMs: -1,
   };
   const frame = asRecord(value);
   if (frame === null) {
@@ -83,10 +108,21 @@ export function summarizeDecoded(value: unknown): FrameSummary {
   }
 
   switch (frame['t']) {
-    case 'welcome':
+    case 'welcome': {
       summary.kind = 'welcome';
       summary.seq = typeof frame['seq'] === 'number' ? frame['seq'] : -1;
+      const backoff = asRecord(frame['backoff']);
+      if (
+        typeof backoff?.['baseMs'] === 'number' &&
+        typeof backoff['maxMs'] === 'number'
+      ) {
+        summary.backoffBaseMs = backoff['baseMs'];
+        summary.backoffMaxMs = backoff['maxMs'];
+      }
+
       break;
+    }
+
     case 'batch': {
       summary.kind = 'batch';
       const items = Array.isArray(frame['items']) ? frame['items'] : [];
@@ -146,14 +182,18 @@ interface CachedFrame {
 /**
  * Recent distinct frames of one room. Lookups walk newest first; viewers of a
  * room receive each tick's frame within a few milliseconds of each other, so
- * the newest entry is nearly always the hit.
+ * the newest entry is nearly always the hit, and a miss past a lagging
+ * viewer's frame costs a length comparison per entry.
  */
 export class RoomFrameCache {
   readonly #entries: (CachedFrame | undefined)[];
   #next = 0;
 
-  /** @param capacity distinct frames kept; 16 covers viewers a second behind */
-  constructor(capacity = 16) {
+  /**
+   * @param capacity distinct frames kept: 64 covers viewers six seconds
+   *   behind at one frame per 100 ms tick (a loaded machine gets there)
+   */
+  constructor(capacity = 64) {
     this.#entries = new Array<CachedFrame | undefined>(capacity);
   }
 

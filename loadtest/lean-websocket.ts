@@ -52,7 +52,10 @@ export interface LeanSocketHandler {
   onOpen(): void;
   /** One complete message. The payload may be reused after the call returns. */
   onMessage(payload: Buffer, isBinary: boolean): void;
-  /** The connection never opened; `status` is the HTTP status if there was one. */
+  /**
+   * The connection never opened; `status` is the HTTP status if there was
+   * one; for `socket_error`, `detail` is the errno code when there is one.
+   */
   onConnectFailed(
     failure: ConnectFailure,
     detail: string,
@@ -195,9 +198,10 @@ export class LeanWebSocket {
         this.#onFrameData(chunk);
       }
     });
-    socket.on('error', (error: Error) => {
+    socket.on('error', (error: NodeJS.ErrnoException) => {
       if (this.#state === 'connecting') {
-        this.#failConnect('socket_error', error.message, 0);
+        // The errno code (ECONNREFUSED, ECONNRESET...) when there is one.
+        this.#failConnect('socket_error', error.code ?? error.message, 0);
       }
     });
     socket.on('close', () => {
@@ -212,6 +216,16 @@ export class LeanWebSocket {
     }
 
     this.#socket.write(encodeClientFrame(OPCODE_BINARY, payload));
+    return true;
+  }
+
+  /** Sends one text message (Engine.IO's heartbeat is text). */
+  sendText(text: string): boolean {
+    if (this.#state !== 'open' || this.#socket === null) {
+      return false;
+    }
+
+    this.#socket.write(encodeClientFrame(OPCODE_TEXT, Buffer.from(text)));
     return true;
   }
 

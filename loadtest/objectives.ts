@@ -37,6 +37,7 @@ export function checkObjectives(
     ['maxReliableP99Ms', figures.latency.reliable.p99Ms, 'max'],
     ['maxChatP99Ms', figures.latency.chat.p99Ms, 'max'],
     ['minDeliveredItemsPerSecond', figures.delivered.itemsPerSecond, 'min'],
+    ['maxViewersGone', figures.reliable.viewersGone, 'max'],
     ['maxClosedEarly', sum(figures.viewers.closedEarly), 'max'],
     ['maxPublishRefused', refused, 'max'],
     ['maxServiceRssBytes', figures.service.peakRssBytes, 'max'],

@@ -4,6 +4,7 @@
  * here as SVG polylines; chaos steps are dashed vertical lines, the
  * publishing window is shaded.
  */
+import type { LatencyPercentiles } from './latency-histogram.js';
 import type { Report, SeriesPoint } from './report.js';
 
 interface Line {
@@ -45,6 +46,10 @@ function chart(
   lines: Line[],
   report: Report,
 ): string {
+  if (lines.length === 0) {
+    return `<figure><figcaption>${escapeHtml(title)}</figcaption><p>None reported.</p></figure>`;
+  }
+
   const width = 760;
   const height = 220;
   const left = 56;
@@ -123,6 +128,14 @@ function classLines(
     }));
 }
 
+/** A percentile of an interval, or -1 (not drawn) when it had no samples. */
+function latencyValue(
+  latency: LatencyPercentiles,
+  field: 'p50Ms' | 'p99Ms' | 'p999Ms' | 'maxMs',
+): number {
+  return latency.count === 0 ? -1 : latency[field];
+}
+
 function table(rows: [string, string][]): string {
   return `<table>${rows
     .map(
@@ -132,14 +145,7 @@ function table(rows: [string, string][]): string {
     .join('')}</table>`;
 }
 
-function latencyText(p: {
-  count: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  maxMs: number;
-}): string {
+function latencyText(p: LatencyPercentiles): string {
   return p.count === 0
     ? 'no samples'
     : `p50 ${p.p50Ms} ms · p90 ${p.p90Ms} ms · p99 ${p.p99Ms} ms · p99.9 ${p.p999Ms} ms · max ${p.maxMs} ms (${compact(p.count)} samples)`;
@@ -174,6 +180,12 @@ export function renderHtml(report: Report): string {
     ['chat latency', latencyText(figures.latency.chat)],
     ['reliable lost', String(figures.reliable.lost)],
     ['reliable duplicated', String(figures.reliable.duplicated)],
+    [
+      'viewers with gaps or duplicates',
+      figures.reliable.viewersWithAnomalies === 0
+        ? '0'
+        : `${figures.reliable.viewersWithAnomalies}; first ones: ${figures.reliable.anomalyExamples.join(' | ')}`,
+    ],
     [
       'reliable expected / received',
       `${figures.reliable.expected} / ${figures.reliable.received}`,
@@ -230,22 +242,22 @@ export function renderHtml(report: Report): string {
         {
           label: 'p50',
           color: COLORS[0] as string,
-          values: series.map((p) => p.reliableLatency.p50Ms),
+          values: series.map((p) => latencyValue(p.reliableLatency, 'p50Ms')),
         },
         {
           label: 'p99',
           color: COLORS[1] as string,
-          values: series.map((p) => p.reliableLatency.p99Ms),
+          values: series.map((p) => latencyValue(p.reliableLatency, 'p99Ms')),
         },
         {
           label: 'p99.9',
           color: COLORS[3] as string,
-          values: series.map((p) => p.reliableLatency.p999Ms),
+          values: series.map((p) => latencyValue(p.reliableLatency, 'p999Ms')),
         },
         {
           label: 'max',
           color: COLORS[4] as string,
-          values: series.map((p) => p.reliableLatency.maxMs),
+          values: series.map((p) => latencyValue(p.reliableLatency, 'maxMs')),
         },
       ],
       report,
@@ -258,12 +270,12 @@ export function renderHtml(report: Report): string {
         {
           label: 'p50',
           color: COLORS[0] as string,
-          values: series.map((p) => p.chatLatency.p50Ms),
+          values: series.map((p) => latencyValue(p.chatLatency, 'p50Ms')),
         },
         {
           label: 'p99',
           color: COLORS[1] as string,
-          values: series.map((p) => p.chatLatency.p99Ms),
+          values: series.map((p) => latencyValue(p.chatLatency, 'p99Ms')),
         },
       ],
       report,

@@ -21,11 +21,14 @@ import { viewerCount, type ChaosStep, type Scenario } from './scenario.js';
 import { scrapeService } from './service-metrics.js';
 import { Timeline } from './timeline.js';
 import { ViewerFleet, type FleetReadiness } from './viewer-fleet.js';
+import type { WireProtocol } from './viewer.js';
 
 /** Most viewers one simulator process holds: it may open ~19,500 files. */
 export const MAX_VIEWERS_PER_PROCESS = 18_000;
 /** Connections per source address, well inside its ~28,000 ephemeral ports. */
 export const MAX_VIEWERS_PER_ADDRESS = 10_000;
+/** Connections from the publisher to the admin API. */
+export const PUBLISH_SOCKETS = 256;
 /** Bounds that keep a run finite whatever the scenario says. */
 export const MAX_VIEWERS = 250_000;
 export const MAX_DURATION_SECONDS = 3600;
@@ -39,6 +42,8 @@ export interface RunTarget {
   /** e.g. `ws://127.0.0.1:8081/ws`. */
   edgeUrl: string;
   apiKey: string;
+  /** How the edge frames messages; default `roomcast`. */
+  protocol?: WireProtocol;
   /** The service's pid when it runs on this machine: CPU and memory from /proc. */
   pid?: number;
   /** Carries out chaos on the service side (kill or drain a process...). */
@@ -52,7 +57,7 @@ export interface RunOptions {
   processes?: number;
   /** First source address; the processes take the addresses after it. */
   firstSourceAddress?: string;
-  /** Bound on waiting for the viewers to catch up at the end; default 15 s. */
+  /** Bound on waiting for the viewers to catch up; default from the scenario. */
   drainTimeoutMs?: number;
   /** Quiet time after catching up, for lossy items in flight; default 500 ms. */
   graceMs?: number;
@@ -180,7 +185,8 @@ function planProcesses(
     worker,
     adminUrl: target.adminUrl,
     apiKey: target.apiKey,
-    edgeUrl: `${edge.protocol}//${edge.host}${edge.pathname}`,
+    edgeUrl: `${edge.protocol}//${edge.host}${edge.pathname}${edge.search}`,
+    protocol: target.protocol ?? 'roomcast',
     localAddresses:
       isIP(edge.hostname) === 4
         ? Array.from({ length: addressesPerProcess }, (_, i) =>
@@ -228,7 +234,10 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
   const admin = new AdminClient({
     url: target.adminUrl,
     apiKey: target.apiKey,
-    maxSockets: 64,
+    // Open loop needs concurrency: without pipelining, requests in flight
+    // are capped by sockets, and a capped publisher queues instead of
+    // sending when due.
+    maxSockets: PUBLISH_SOCKETS,
   });
   const timeline = new Timeline(Date.now());
   const fleet = new ViewerFleet(timeline);
@@ -258,9 +267,25 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         });
       },
     );
-    const readiness = await fleet.ready(
-      (viewers / scenario.arrival.connectPerSecond) * 1000 * 2 + 60_000,
-    );
+    const connectProgress = setInterval(() => {
+      const counts = timeline.latestConnections();
+      const failed = Object.values(counts.failed).reduce((a, b) => a + b, 0);
+      progress(
+        `${target.label}: connecting, ${counts.welcomed} of ${viewers} welcomed` +
+          (failed > 0 ? `, ${failed} failed` : ''),
+      );
+    }, 5000);
+    let readiness: FleetReadiness;
+    try {
+      readiness = await fleet.ready(
+        scenario.arrival.timeoutSeconds === undefined
+          ? (viewers / scenario.arrival.connectPerSecond) * 1000 * 3 + 120_000
+          : scenario.arrival.timeoutSeconds * 1000,
+      );
+    } finally {
+      clearInterval(connectProgress);
+    }
+
     const connectPhaseMs = Date.now() - connectStartMs;
     progress(
       `${target.label}: ${readiness.welcomed} viewers connected in ${(connectPhaseMs / 1000).toFixed(1)} s` +
@@ -331,7 +356,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     progress(`${target.label}: draining`);
     const drain = await fleet.drain(
       finalSeqs,
-      options.drainTimeoutMs ?? 15_000,
+      options.drainTimeoutMs ?? scenario.drainTimeoutSeconds * 1000,
       options.graceMs ?? 500,
     );
     const last = await scrapeService(admin, target.pid);

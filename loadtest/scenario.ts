@@ -58,6 +58,11 @@ export const ObjectivesSchema = Type.Object(
     maxReliableP99Ms: Type.Optional(Type.Number({ minimum: 0 })),
     maxChatP99Ms: Type.Optional(Type.Number({ minimum: 0 })),
     minDeliveredItemsPerSecond: Type.Optional(Type.Number({ minimum: 0 })),
+    /**
+     * Viewers not connected at the end, leaving out connect failures and
+     * connections the scenario aborted on purpose.
+     */
+    maxViewersGone: Type.Integer({ minimum: 0, default: 0 }),
     /** Viewers closed by the server before the end (any code). */
     maxClosedEarly: Type.Optional(Type.Integer({ minimum: 0 })),
     maxPublishRefused: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -71,6 +76,15 @@ export const ScenarioSchema = Type.Object(
     name: Type.String({ minLength: 1 }),
     description: Type.String({ default: '' }),
     durationSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600 }),
+    /**
+     * How long, after publishing, viewers get to receive every reliable item
+     * before the ones still missing count as lost. Slow readers need longer.
+     */
+    drainTimeoutSeconds: Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 600,
+      default: 15,
+    }),
     rooms: Type.Object(
       {
         count: Type.Integer({ minimum: 1, maximum: 100_000 }),
@@ -81,6 +95,10 @@ export const ScenarioSchema = Type.Object(
     arrival: Type.Object(
       {
         connectPerSecond: Type.Number({ exclusiveMinimum: 0, default: 2000 }),
+        /** Bound on connecting everyone; default 3x the planned ramp + 120 s. */
+        timeoutSeconds: Type.Optional(
+          Type.Number({ exclusiveMinimum: 0, maximum: 3600 }),
+        ),
       },
       { ...Strict, default: {} },
     ),

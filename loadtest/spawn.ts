@@ -25,7 +25,7 @@ const STOP_TIMEOUT_MS = 10_000;
 /** Lines of the service's output kept for error messages. */
 const KEPT_LINES = 40;
 
-export type SpawnKind = 'standalone' | 'cluster' | 'uws';
+export type SpawnKind = 'standalone' | 'cluster' | 'uws' | 'socketio';
 
 export interface SpawnedService {
   kind: SpawnKind;
@@ -33,6 +33,8 @@ export interface SpawnedService {
   pid: number;
   /** The last lines the service printed. */
   recentOutput(): string[];
+  /** How the service exited before {@link stop}, or null while it runs. */
+  exitedEarly(): string | null;
   /** SIGTERM, then SIGKILL if it has not exited in 10 s. */
   stop(): Promise<void>;
 }
@@ -130,8 +132,13 @@ async function start(
   }
 
   let exited = false;
-  child.once('exit', () => {
+  let stopping = false;
+  let early: string | null = null;
+  child.once('exit', (code, signal) => {
     exited = true;
+    if (!stopping) {
+      early = `exited with code ${code}, signal ${signal}`;
+    }
   });
   return {
     kind,
@@ -144,7 +151,9 @@ async function start(
       ...(child.pid === undefined ? {} : { pid: child.pid }),
     },
     recentOutput: () => [...lines],
+    exitedEarly: () => early,
     stop: async () => {
+      stopping = true;
       if (exited) {
         return;
       }
@@ -181,13 +190,22 @@ export function spawnRoomcast(
   );
 }
 
-/** Starts the uws baseline on loopback, ports 0. */
-export function spawnUwsBaseline(): Promise<SpawnedService> {
-  return start(
-    'uws',
-    [LOADTEST_BIN, 'baseline', 'uws', '--admin-port', '0', '--edge-port', '0'],
+/** Starts a baseline (`uws` or `socketio`) on loopback, ports 0. */
+export async function spawnBaseline(
+  kind: 'uws' | 'socketio',
+): Promise<SpawnedService> {
+  const service = await start(
+    kind,
+    [LOADTEST_BIN, 'baseline', kind, '--admin-port', '0', '--edge-port', '0'],
     cleanEnvironment(),
     'baseline-needs-no-key',
-    'uws baseline',
+    `${kind} baseline`,
   );
+  if (kind === 'socketio') {
+    const edge = new URL(service.target.edgeUrl);
+    service.target.edgeUrl = `ws://${edge.host}/socket.io/?EIO=4&transport=websocket`;
+    service.target.protocol = 'socketio';
+  }
+
+  return service;
 }

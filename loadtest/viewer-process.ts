@@ -23,7 +23,12 @@ import type {
 import { RoomFrameCache } from './frame-summary.js';
 import { LoadtestError } from './loadtest-error.js';
 import { chatText, nowMs } from './send-time.js';
-import { Viewer, type RoomTrack, type ViewerEvents } from './viewer.js';
+import {
+  Viewer,
+  type RoomTrack,
+  type ViewerEvents,
+  type WireProtocol,
+} from './viewer.js';
 
 const CONNECT_TICK_MS = 10;
 const TRAFFIC_TICK_MS = 100;
@@ -31,9 +36,9 @@ const TRAFFIC_TICK_MS = 100;
 const MAX_MINTS_IN_FLIGHT = 32;
 /** How long closing viewers get to finish the close handshake. */
 const CLOSE_WAIT_MS = 3000;
-/** Reconnects after a server close wait a random delay up to this. */
-const RECONNECT_JITTER_MS = 1000;
 const LIKE_FRAME = encodeValue({ t: 'like', count: 1 });
+/** Gaps and duplicates described in the report, per process. */
+const MAX_ANOMALY_EXAMPLES = 10;
 
 function send(message: WorkerMessage): void {
   process.send?.(message);
@@ -56,6 +61,7 @@ function delay(ms: number): Promise<void> {
 
 class ViewerProcess implements ViewerEvents {
   readonly stats = new DeliveryStats();
+  readonly protocol: WireProtocol;
   readonly #plan: WorkerPlan;
   readonly #admin: AdminClient;
   readonly #rooms: RoomTrack[];
@@ -64,6 +70,8 @@ class ViewerProcess implements ViewerEvents {
   readonly #edge: URL;
   /** Viewers that will not come back: failed, aborted, or told never to. */
   readonly #gone = new Set<Viewer>();
+  /** Viewers whose connection the scenario aborted for good. */
+  readonly #aborted = new Set<Viewer>();
   /** Viewers this process closed on purpose and will reconnect at once. */
   readonly #leaving = new Set<Viewer>();
   #started = 0;
@@ -76,10 +84,13 @@ class ViewerProcess implements ViewerEvents {
   #closing = false;
   #timers: NodeJS.Timeout[] = [];
   #trafficTimer: NodeJS.Timeout | null = null;
+  readonly #anomalous = new Set<Viewer>();
+  readonly #anomalyExamples: string[] = [];
   #cursor = 0;
 
   constructor(plan: WorkerPlan) {
     this.#plan = plan;
+    this.protocol = plan.protocol;
     this.#admin = new AdminClient({
       url: plan.adminUrl,
       apiKey: plan.apiKey,
@@ -215,6 +226,7 @@ class ViewerProcess implements ViewerEvents {
         this.#leaving.add(viewer);
       } else {
         this.#gone.add(viewer);
+        this.#aborted.add(viewer);
       }
 
       viewer.destroy();
@@ -316,11 +328,27 @@ class ViewerProcess implements ViewerEvents {
         if (!this.#closing) {
           viewer.reconnect();
         }
-      }, Math.random() * RECONNECT_JITTER_MS);
+      }, viewer.nextReconnectDelayMs());
       return;
     }
 
     this.#markGone(viewer);
+  }
+
+  onSeqAnomaly(
+    viewer: Viewer,
+    kind: 'gap' | 'duplicate',
+    seq: number,
+    lastSeq: number,
+  ): void {
+    this.#anomalous.add(viewer);
+    if (this.#anomalyExamples.length < MAX_ANOMALY_EXAMPLES) {
+      this.#anomalyExamples.push(
+        `${kind}: room ${viewer.room.id} seq ${seq} after seq ${lastSeq}, ` +
+          `viewer ${this.#plan.worker}-${this.#viewers.indexOf(viewer)} ` +
+          `on connection ${viewer.reconnects + 1}${viewer.sampled ? ' (sampled)' : ''}`,
+      );
+    }
   }
 
   /** A viewer the drain waits for: in the run, and not yet caught up. */
@@ -394,7 +422,9 @@ class ViewerProcess implements ViewerEvents {
           viewer.connect({
             host: this.#edge.hostname,
             port: Number(this.#edge.port || 80),
-            path: `${this.#edge.pathname}?token=${encodeURIComponent(token)}`,
+            path:
+              `${this.#edge.pathname}${this.#edge.search}` +
+              `${this.#edge.search === '' ? '?' : '&'}token=${encodeURIComponent(token)}`,
             ...(addresses.length === 0
               ? {}
               : { localAddress: addresses[index % addresses.length] }),
@@ -440,12 +470,20 @@ class ViewerProcess implements ViewerEvents {
       behind: 0,
       missingAtEnd: 0,
       gone: 0,
+      aborted: this.#aborted.size,
+      neverConnected: 0,
       missedWhileGone: 0,
+      viewersWithAnomalies: this.#anomalous.size,
+      anomalyExamples: [...this.#anomalyExamples],
     };
     for (const viewer of this.#viewers) {
       const missing = Math.max(0, viewer.room.finalSeq - viewer.lastSeq);
       if (!viewer.connected) {
         report.gone += 1;
+        if (!viewer.welcomed) {
+          report.neverConnected += 1;
+        }
+
         if (viewer.welcomed) {
           report.missedWhileGone += missing;
         }

@@ -7,6 +7,7 @@ import { Viewer, type RoomTrack, type ViewerEvents } from './viewer.js';
 
 class Events implements ViewerEvents {
   readonly stats = new DeliveryStats();
+  readonly protocol = 'roomcast';
   caughtUp = 0;
   onWelcomed(): void {
     // counted in stats
@@ -18,6 +19,11 @@ class Events implements ViewerEvents {
 
   onEnded(): void {
     // nothing to release here
+  }
+
+  readonly anomalies: string[] = [];
+  onSeqAnomaly(_viewer: Viewer, kind: string, seq: number): void {
+    this.anomalies.push(`${kind} ${seq}`);
   }
 }
 
@@ -54,17 +60,18 @@ for (const sampled of [false, true]) {
       finalSeq: -1,
     };
     const viewer = new Viewer(room, sampled, 0, events);
-    viewer.onMessage(welcome(3));
-    viewer.onMessage(gifts(4, 5));
-    viewer.onMessage(gifts(8));
-    viewer.onMessage(gifts(8, 9));
-    viewer.onMessage(gifts(7));
+    viewer.onMessage(welcome(3), true);
+    viewer.onMessage(gifts(4, 5), true);
+    viewer.onMessage(gifts(8), true);
+    viewer.onMessage(gifts(8, 9), true);
+    viewer.onMessage(gifts(7), true);
     const delivery = events.stats.delivery;
     assert.equal(delivery.reliable, 6);
     assert.equal(delivery.gapLost, 2);
     assert.equal(delivery.duplicated, 2);
     assert.equal(viewer.lastSeq, 9);
     assert.equal(viewer.welcomeSeq, 3);
+    assert.deepEqual(events.anomalies, ['gap 8', 'duplicate 8', 'duplicate 7']);
     room.finalSeq = 9;
     viewer.checkCaughtUp();
     assert.equal(events.caughtUp, 1);

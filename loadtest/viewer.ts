@@ -21,6 +21,7 @@ import { bump } from './delivery-stats.js';
 import {
   decodeFrame,
   summarizeDecoded,
+  unwrapFrame,
   type FrameSummary,
   type RoomFrameCache,
 } from './frame-summary.js';
@@ -40,9 +41,16 @@ export interface RoomTrack {
   finalSeq: number;
 }
 
+/**
+ * How frames travel: roomcast's own binary frames, or Socket.IO (msgpack
+ * parser) carrying the same frames as `frame` events, for that baseline.
+ */
+export type WireProtocol = 'roomcast' | 'socketio';
+
 /** What a viewer reports to the process that holds it. */
 export interface ViewerEvents {
   readonly stats: DeliveryStats;
+  readonly protocol: WireProtocol;
   onWelcomed(viewer: Viewer): void;
   /** The viewer has every reliable item up to the room's final seq. */
   onCaughtUp(viewer: Viewer): void;
@@ -51,9 +59,21 @@ export interface ViewerEvents {
    * process decides whether the viewer comes back.
    */
   onEnded(viewer: Viewer, code: number): void;
+  /** A reliable seq out of order: a gap (`seq` past `lastSeq + 1`) or a duplicate. */
+  onSeqAnomaly(
+    viewer: Viewer,
+    kind: 'gap' | 'duplicate',
+    seq: number,
+    lastSeq: number,
+  ): void;
 }
 
 const PING_FRAME = encodeValue({ t: 'ping' });
+/** Socket.IO CONNECT to the main namespace, msgpack parser encoding. */
+const SOCKETIO_CONNECT = encodeValue({ type: 0, nsp: '/' });
+
+/** Reconnect backoff when the server advised none. */
+const DEFAULT_BACKOFF = { baseMs: 500, maxMs: 10_000 };
 
 /** Largest message a viewer accepts; roomcast batches are far smaller. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -74,6 +94,10 @@ export class Viewer implements LeanSocketHandler {
   #caughtUp = false;
   #readBudget = 0;
   #paused = false;
+  #backoff = DEFAULT_BACKOFF;
+  /** Reconnect attempts since the last welcome. */
+  #attempts = 0;
+  #reconnects = 0;
 
   constructor(
     room: RoomTrack,
@@ -91,6 +115,11 @@ export class Viewer implements LeanSocketHandler {
   /** The last reliable seq seen; -1 before the first welcome frame. */
   get lastSeq(): number {
     return this.#lastSeq;
+  }
+
+  /** Connections opened after the first: reconnects so far. */
+  get reconnects(): number {
+    return this.#reconnects;
   }
 
   /** The room's seq at this viewer's first welcome; -1 before it. */
@@ -122,6 +151,18 @@ export class Viewer implements LeanSocketHandler {
     this.#open(options);
   }
 
+  /**
+   * How long to wait before the next reconnect: full jitter over the
+   * backoff the server advised in its welcome, doubling per failed attempt.
+   */
+  nextReconnectDelayMs(): number {
+    const capMs = Math.min(
+      this.#backoff.maxMs,
+      this.#backoff.baseMs * 2 ** Math.min(this.#attempts, 16),
+    );
+    return Math.random() * capMs;
+  }
+
   /** Connects again, asking the edge to replay what was missed. */
   reconnect(): void {
     const options = this.#connect;
@@ -131,6 +172,8 @@ export class Viewer implements LeanSocketHandler {
 
     this.#socket = new LeanWebSocket(this, MAX_MESSAGE_BYTES);
     this.#paused = false;
+    this.#attempts += 1;
+    this.#reconnects += 1;
     const resume =
       this.#lastSeq >= 0
         ? `${options.path.includes('?') ? '&' : '?'}resume=${this.#lastSeq}`
@@ -139,12 +182,16 @@ export class Viewer implements LeanSocketHandler {
     this.#open({ ...options, path: options.path + resume });
   }
 
+  /** Keeps the connection alive; Engine.IO's heartbeat is the server's. */
   ping(): void {
-    this.#socket.send(PING_FRAME);
+    if (this.#events.protocol === 'roomcast') {
+      this.#socket.send(PING_FRAME);
+    }
   }
 
+  /** Sends a client frame; the Socket.IO baseline takes none. */
   send(frame: Uint8Array): boolean {
-    return this.#socket.send(frame);
+    return this.#events.protocol === 'roomcast' && this.#socket.send(frame);
   }
 
   close(): void {
@@ -190,13 +237,17 @@ export class Viewer implements LeanSocketHandler {
 
   onConnectFailed(
     failure: ConnectFailure,
-    _detail: string,
+    detail: string,
     status: number,
   ): void {
-    bump(
-      this.#events.stats.connections.failed,
-      status > 0 ? `${failure}_${status}` : failure,
-    );
+    let key: string = failure;
+    if (status > 0) {
+      key = `${failure}_${status}`;
+    } else if (failure === 'socket_error' && /^E[A-Z]+$/.test(detail)) {
+      key = `${failure}_${detail}`;
+    }
+
+    bump(this.#events.stats.connections.failed, key);
     this.#events.onEnded(this, -1);
   }
 
@@ -208,7 +259,12 @@ export class Viewer implements LeanSocketHandler {
     this.#events.onEnded(this, code);
   }
 
-  onMessage(payload: Buffer): void {
+  onMessage(payload: Buffer, isBinary: boolean): void {
+    if (!isBinary && this.#events.protocol === 'socketio') {
+      this.#onEngineIo(payload);
+      return;
+    }
+
     const stats = this.#events.stats;
     const delivery = stats.delivery;
     delivery.frames += 1;
@@ -259,6 +315,16 @@ export class Viewer implements LeanSocketHandler {
     }
   }
 
+  /** Engine.IO text packets: open (then join the namespace) and ping. */
+  #onEngineIo(payload: Buffer): void {
+    const type = payload[0];
+    if (type === 0x30) {
+      this.#socket.send(SOCKETIO_CONNECT);
+    } else if (type === 0x32) {
+      this.#socket.sendText('3');
+    }
+  }
+
   #open(options: LeanConnectOptions): void {
     this.#connectStartMs = nowMs();
     this.#events.stats.connections.attempted += 1;
@@ -268,6 +334,14 @@ export class Viewer implements LeanSocketHandler {
   #onWelcome(summary: FrameSummary): void {
     const stats = this.#events.stats;
     this.#connected = true;
+    this.#attempts = 0;
+    if (summary.backoffBaseMs > 0 && summary.backoffMaxMs > 0) {
+      this.#backoff = {
+        baseMs: summary.backoffBaseMs,
+        maxMs: summary.backoffMaxMs,
+      };
+    }
+
     stats.recordConnectLatency(nowMs() - this.#connectStartMs);
     if (this.#welcomed) {
       // A reconnect: the seq check carries on from the last seq seen.
@@ -298,8 +372,10 @@ export class Viewer implements LeanSocketHandler {
     for (const seq of seqs) {
       if (seq > last + 1 && last >= 0) {
         delivery.gapLost += seq - last - 1;
+        this.#events.onSeqAnomaly(this, 'gap', seq, last);
       } else if (seq <= last) {
         delivery.duplicated += 1;
+        this.#events.onSeqAnomaly(this, 'duplicate', seq, last);
         continue;
       }
 
@@ -310,7 +386,12 @@ export class Viewer implements LeanSocketHandler {
   }
 
   #recordLatencies(decoded: unknown): void {
-    const items = (decoded as { items?: unknown }).items;
+    const frame = unwrapFrame(decoded);
+    if (typeof frame !== 'object' || frame === null) {
+      return;
+    }
+
+    const items = (frame as { items?: unknown }).items;
     if (!Array.isArray(items)) {
       return;
     }

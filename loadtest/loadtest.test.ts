@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  computeFigures,
+  main,
+  parseScenario,
+  runScenario,
+  spawnBaseline,
+  type Report,
+} from './index.js';
+
+const ROOMS = 3;
+const VIEWERS_PER_ROOM = 100;
+const SAMPLE_EVERY = 20;
+
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'roomcast-loadtest-'));
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('loadtest - a small scenario against a spawned roomcast reports what was sent', async () => {
+  const scenarioPath = join(dir, 'small.json');
+  await writeFile(
+    scenarioPath,
+    JSON.stringify({
+      name: 'small',
+      description: 'end-to-end check of the load test itself',
+      durationSeconds: 4,
+      rooms: { count: ROOMS, viewersPerRoom: VIEWERS_PER_ROOM },
+      arrival: { connectPerSecond: 1000 },
+      publish: { host: 2, gift: 5, chat: 5, like: 20 },
+      viewers: { sampleRatio: 1 / SAMPLE_EVERY },
+      objectives: { maxReliableLost: 0, maxReliableDuplicated: 0 },
+    }),
+  );
+  const out = join(dir, 'out');
+  const code = await main([
+    'run',
+    scenarioPath,
+    '--spawn',
+    'standalone',
+    '--out',
+    out,
+    '--source-address',
+    '127.0.0.200',
+  ]);
+  const report = JSON.parse(
+    await readFile(join(out, 'small.json'), 'utf8'),
+  ) as Report;
+  const html = await readFile(join(out, 'small.html'), 'utf8');
+  const { figures } = report;
+  const sent = figures.published.byType;
+  const viewers = ROOMS * VIEWERS_PER_ROOM;
+
+  assert.equal(code, 0);
+  assert.equal(report.passed, true);
+  assert.match(html, /PASSED/);
+  assert.equal(figures.viewers.welcomed, viewers);
+
+  // The schedule: 4 s at 2/s and 5/s per room, within one message a stream.
+  assert.ok(Math.abs(sent.host.sent - 2 * 4 * ROOMS) <= ROOMS);
+  assert.ok(Math.abs(sent.gift.sent - 5 * 4 * ROOMS) <= ROOMS);
+  for (const type of ['host', 'gift', 'chat', 'like'] as const) {
+    assert.equal(sent[type].accepted, sent[type].sent, `${type} accepted`);
+  }
+
+  // Every viewer got every reliable item once, and nothing else was counted.
+  const reliableSent = sent.host.accepted + sent.gift.accepted;
+  const delivered = figures.delivered.totalItemsByClass;
+  assert.equal(delivered.host, sent.host.accepted * VIEWERS_PER_ROOM);
+  assert.equal(delivered.gift, sent.gift.accepted * VIEWERS_PER_ROOM);
+  assert.equal(figures.reliable.expected, reliableSent * VIEWERS_PER_ROOM);
+  assert.equal(figures.reliable.received, figures.reliable.expected);
+  assert.equal(figures.reliable.lost, 0);
+  assert.equal(figures.reliable.duplicated, 0);
+
+  // Likes are merged, never dropped: every viewer's likes items add up.
+  assert.equal(
+    figures.delivered.likesCarried,
+    sent.like.accepted * VIEWERS_PER_ROOM,
+  );
+
+  // Chat reaches every viewer as often as the service says it delivered it.
+  const chatDelivered = figures.service.items['chat/delivered'] ?? 0;
+  assert.equal(delivered.chat, chatDelivered * VIEWERS_PER_ROOM);
+
+  // Sampled viewers (every 20th of a room) timed every reliable item.
+  const sampled = ROOMS * (VIEWERS_PER_ROOM / SAMPLE_EVERY);
+  assert.equal(
+    figures.latency.reliable.count,
+    (reliableSent / ROOMS) * sampled,
+  );
+  assert.ok(figures.latency.reliable.p50Ms > 0);
+  assert.ok(figures.latency.reliable.p99Ms >= figures.latency.reliable.p50Ms);
+  assert.ok(report.series.length >= 4);
+});
+
+for (const kind of ['uws', 'socketio'] as const) {
+  test(`loadtest - the ${kind} baseline delivers every reliable item once`, async () => {
+    const service = await spawnBaseline(kind);
+    try {
+      const scenario = parseScenario({
+        name: `baseline-${kind}`,
+        durationSeconds: 2,
+        rooms: { count: 2, viewersPerRoom: 50 },
+        publish: { host: 2, gift: 5, chat: 5, like: 10 },
+        viewers: { sampleRatio: 0.1 },
+      });
+      const figures = computeFigures(
+        await runScenario({
+          scenario,
+          target: service.target,
+          firstSourceAddress: '127.0.0.210',
+        }),
+      );
+      const sent = figures.published.byType;
+      assert.equal(figures.viewers.welcomed, 100);
+      assert.equal(
+        figures.reliable.received,
+        (sent.host.accepted + sent.gift.accepted) * 50,
+      );
+      assert.equal(figures.reliable.lost, 0);
+      assert.equal(figures.reliable.duplicated, 0);
+      assert.equal(figures.delivered.likesCarried, sent.like.accepted * 50);
+      assert.ok(figures.latency.reliable.count > 0);
+      assert.ok(figures.service.cpuCores >= 0);
+    } finally {
+      await service.stop();
+    }
+  });
+}
