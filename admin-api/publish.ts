@@ -58,6 +58,7 @@ export async function publishMessage(
   message: MessageInput,
   messageId: string = context.ids.next(),
 ): Promise<Published> {
+  checkDataDepth(message.data);
   checkType(room.settings, message.type);
   const key = roomKey(room.tenant, room.id);
   const ts = context.clock();
@@ -152,12 +153,42 @@ export function lossyInput(
   }
 }
 
+/** How deep `data` may nest: frames are msgpack, and encoders recurse. */
+export const MAX_DATA_DEPTH = 32;
+
+/**
+ * Refuses `data` that nests deeper than {@link MAX_DATA_DEPTH}. A small body
+ * can nest thousands of levels; encoding it later on the fan-out path would
+ * overflow the stack, so it is refused here, at the door.
+ */
+export function checkDataDepth(data: unknown): void {
+  const stack: [unknown, number][] = [[data, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (typeof value !== 'object' || value === null) {
+      continue;
+    }
+
+    if (depth > MAX_DATA_DEPTH) {
+      throw new ApiError(
+        'invalid_request',
+        `data nests deeper than ${MAX_DATA_DEPTH} levels`,
+      );
+    }
+
+    for (const child of Object.values(value)) {
+      stack.push([child, depth + 1]);
+    }
+  }
+}
+
 /** Checks a message before it is queued, so a scheduled one cannot fail later. */
 export function validateMessage(
   settings: RoomSettings,
   message: MessageInput,
 ): void {
   checkType(settings, message.type);
+  checkDataDepth(message.data);
   if (LOSSY_BUILT_IN.has(message.type)) {
     lossyInput(message, '0', 0);
   }

@@ -7,6 +7,7 @@ export class ShardMetrics {
   readonly tickSeconds;
   readonly frames;
   readonly badEnvelopes;
+  readonly failedTicks;
   readonly mutedChat;
 
   /**
@@ -30,6 +31,10 @@ export class ShardMetrics {
     this.mutedChat = counter(registry, {
       name: 'roomcast_shard_muted_chat_total',
       help: 'Chat messages dropped because their sender is muted in the room.',
+    });
+    this.failedTicks = counter(registry, {
+      name: 'roomcast_shard_failed_ticks_total',
+      help: 'Room ticks that threw; the room skipped that tick. Should stay 0.',
     });
     this.badEnvelopes = counter(registry, {
       name: 'roomcast_shard_bad_envelopes_total',

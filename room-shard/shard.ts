@@ -313,7 +313,17 @@ export class RoomShard {
   tick(nowMs: number = this.#clock()): void {
     const started = performance.now();
     for (const room of this.#rooms.values()) {
-      this.#flush(room, nowMs);
+      try {
+        this.#flush(room, nowMs);
+      } catch (error) {
+        // One room's failure (an item that cannot be encoded) must not take
+        // every other room, and the process, down with it.
+        this.#metrics.failedTicks.inc();
+        this.#options.logger.error(
+          { roomKey: room.key, err: error },
+          'room tick failed',
+        );
+      }
     }
 
     this.#metrics.tickSeconds.observe((performance.now() - started) / 1000);
