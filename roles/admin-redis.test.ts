@@ -11,6 +11,7 @@ import { after, test } from 'node:test';
 import { API_KEY, Fleet } from '../harness/fleet.js';
 import type { RoomcastProcess } from '../harness/processes.js';
 import { waitUntil } from '../harness/wait.js';
+import { RefusedError, TestViewer } from '../test/harness.js';
 
 const REDIS = { env: { REDIS_URL: 'redis://127.0.0.1:6379' } };
 const fleets: Fleet[] = [];
@@ -193,4 +194,39 @@ test('admin on redis - a webhook delivery survives its worker being SIGKILLed mi
     receiver.closeAllConnections();
     await new Promise((resolve) => receiver.close(resolve));
   }
+});
+
+test('admin on redis - a ban set through one process closes the user 4006 and an edge process refuses them', async () => {
+  const fleet = new Fleet(REDIS);
+  fleets.push(fleet);
+  const { edgePorts } = await fleet.startAll(1, 1);
+  const url = async () =>
+    `ws://127.0.0.1:${edgePorts[0] ?? 0}/ws?token=${await fleet.token('banned-room', 'bo')}`;
+  await fleet.createRoom('banned-room');
+  const viewer = await TestViewer.connect(await url());
+  // The shard may still be claiming the room: ban once bo is a member.
+  await waitUntil(
+    async () =>
+      (await fleet.api('GET', '/rooms/banned-room')).json['viewers'] === 1,
+    15_000,
+    'bo to be counted',
+  );
+  const banned = await fleet.api('POST', '/rooms/banned-room/members/bo/ban', {
+    durationSeconds: 600,
+  });
+  assert.equal(banned.status, 200, JSON.stringify(banned.json));
+  const closed = await viewer.closed;
+  assert.equal(closed.code, 4006);
+
+  const refused = await TestViewer.connect(await url()).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  assert.ok(refused instanceof RefusedError, `refused: ${String(refused)}`);
+  assert.equal(refused.status, 403);
+  assert.equal(refused.code, 'banned');
+  const lifted = await fleet.api('DELETE', '/rooms/banned-room/bans/bo');
+  assert.equal(lifted.status, 204);
+  const back = await TestViewer.connect(await url());
+  back.close();
 });
