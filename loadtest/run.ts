@@ -354,6 +354,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     }
 
     progress(`${target.label}: draining`);
+    await lossySettled(admin, Object.keys(finalSeqs));
     const drain = await fleet.drain(
       finalSeqs,
       options.drainTimeoutMs ?? scenario.drainTimeoutSeconds * 1000,
@@ -397,5 +398,34 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     }
 
     admin.close();
+  }
+}
+
+/** How long a run waits for the service to emit the lossy items it holds. */
+const LOSSY_SETTLE_TIMEOUT_MS = 10_000;
+
+/**
+ * Waits until each room's priority engine holds nothing back (its `stats`
+ * say no item is pending), so the grace period after catching up only has
+ * to cover frames on the wire. Services without per-room stats (baselines,
+ * distributed admin processes) are not waited for.
+ */
+async function lossySettled(
+  admin: AdminClient,
+  rooms: string[],
+): Promise<void> {
+  const deadline = Date.now() + LOSSY_SETTLE_TIMEOUT_MS;
+  for (const room of rooms) {
+    for (;;) {
+      const info = await admin.getRoom(room).catch(() => undefined);
+      const pending = (
+        info?.['stats'] as { total?: { pending?: number } } | undefined
+      )?.total?.pending;
+      if (pending === undefined || pending === 0 || Date.now() > deadline) {
+        break;
+      }
+
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 }
