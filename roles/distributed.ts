@@ -126,18 +126,16 @@ export async function startEdge(
     edge.edgeId,
     settings.roomLeaseMs,
   );
-  let beaten = false;
   const beat = () => {
     presence.beat().then(
       ({ rejoined }) => {
-        // Absent after having been present: shards may have dropped this
-        // edge's members while it was out of touch.
-        if (rejoined && beaten) {
+        // Not in the presence set until now (a first beat that failed, or
+        // an outage): shards may have dropped members this edge reported
+        // meanwhile, so it sends them again.
+        if (rejoined && edge.connectionCount > 0) {
           logger.info({ edgeId: edge.edgeId }, 'edge rejoined, resyncing');
           edge.resync();
         }
-
-        beaten = true;
       },
       () => undefined,
     );
