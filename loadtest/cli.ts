@@ -33,6 +33,7 @@ const USAGE = `usage:
   roomcast-loadtest [quick options] [target] [--out DIR] [--baseline ...]
   roomcast-loadtest plan --from REPORT.json [--from ...] --viewers N --rooms N
                          --peak-rate N [--headroom 0.3] [--edge-cores 2]
+                         [--shard-cores 1] [--shard-publishes-per-core N]
   roomcast-loadtest baseline uws|socketio [--admin-port N] [--edge-port N]
 
 Connects simulated viewers to roomcast, publishes messages through its admin
@@ -320,6 +321,7 @@ async function planCommand(argv: string[]): Promise<number> {
       headroom: { type: 'string' },
       'edge-cores': { type: 'string' },
       'shard-cores': { type: 'string' },
+      'shard-publishes-per-core': { type: 'string' },
       json: { type: 'string' },
     },
   });
@@ -337,6 +339,11 @@ async function planCommand(argv: string[]): Promise<number> {
     ),
   );
   const measured = measuredCapacity(reports);
+  measured.publishesPerCoreSecond = numberOption(
+    values,
+    'shard-publishes-per-core',
+    measured.publishesPerCoreSecond,
+  );
   if (measured.runs.length === 0) {
     throw new LoadtestError(
       'LOADTEST_BAD_OPTION',
