@@ -139,8 +139,8 @@ test('admin api - bad input gets the documented error codes and statuses', async
     [
       'bad type',
       server.api('POST', '/v1/rooms/errs/messages', { type: 'shout' }),
-      400,
-      'invalid_request',
+      422,
+      'unknown_message_type',
     ],
     [
       'chat without text',
@@ -238,4 +238,27 @@ test('admin api - /metrics, /healthz and /readyz answer on both ports', async ()
     assert.match(text, /roomcast_priority_items_total/);
     assert.match(text, /nodejs_eventloop_lag_seconds/);
   }
+});
+
+test('admin api - data nested past the limit is refused with 400 and the process keeps serving', async () => {
+  await server.api('POST', '/v1/rooms', { id: 'deep' });
+  let nested: unknown = 1;
+  for (let depth = 0; depth < 100; depth++) {
+    nested = [nested];
+  }
+
+  const refused = await server.api('POST', '/v1/rooms/deep/messages', {
+    type: 'host',
+    data: { a: nested },
+  });
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  assert.equal(errorCode(refused.body), 'invalid_request');
+  const fine = await server.api('POST', '/v1/rooms/deep/messages', {
+    type: 'host',
+    data: { a: [[[1]]] },
+  });
+  assert.equal(fine.status, 202);
+  assert.equal(fine.body['seq'], 1, 'the refused message used no seq');
+  const health = await fetch(`${server.adminUrl}/healthz`);
+  assert.equal(health.status, 200);
 });

@@ -10,9 +10,18 @@ export const API_ERRORS = {
   forbidden: 403,
   not_found: 404,
   room_not_found: 404,
+  member_not_found: 404,
+  key_not_found: 404,
+  webhook_not_found: 404,
+  broadcast_not_found: 404,
   room_exists: 409,
+  idempotency_in_progress: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  idempotency_key_reused: 422,
+  unknown_message_type: 422,
+  deliver_at_out_of_range: 422,
+  invalid_settings: 422,
   rate_limited: 429,
   unavailable: 503,
   internal: 500,
@@ -27,13 +36,20 @@ export class ApiError extends Error {
   constructor(
     code: ApiErrorCode,
     message: string,
-    options: ErrorOptions & { details?: unknown } = {},
+    options: ErrorOptions & {
+      details?: unknown;
+      retryAfterSeconds?: number;
+    } = {},
   ) {
     super(message, options);
     this.name = 'ApiError';
     this.code = code;
     this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
+
+  /** Sent as `Retry-After` on 409 `idempotency_in_progress` and 429. */
+  readonly retryAfterSeconds: number | undefined;
 
   get status(): number {
     return API_ERRORS[this.code];

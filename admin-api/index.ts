@@ -1,4 +1,10 @@
-export { buildAdminApi } from './server.js';
-export type { AdminApiOptions, AdminApp, RoomShardStats } from './server.js';
+export { buildAdminApi, createAdminRuntime, runJobWorkers } from './server.js';
+export type { AdminApiOptions, AdminApp, AdminRuntime } from './server.js';
+export type { MemberSource, MemberView, RoomShardStats } from './context.js';
 export { ApiError, API_ERRORS } from './errors.js';
 export type { ApiErrorCode } from './errors.js';
+export { BullJobQueue, evictionPolicy } from './jobs-bullmq.js';
+export { MemoryJobQueue } from './jobs-memory.js';
+export type { JobQueue, JobKind } from './jobs.js';
+export { webhookSignature, WEBHOOK_EVENTS } from './webhooks.js';
+export type { WebhookEvent } from './webhooks.js';

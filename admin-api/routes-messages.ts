@@ -1,21 +1,35 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { channels } from '../bus/index.js';
-import type { EngineInput } from '../priority/index.js';
-import {
-  MAX_CHAT_TEXT_LENGTH,
-  RELIABLE_TYPES,
-  type Sender,
-} from '../protocol/index.js';
-import { encodeEnvelope } from '../room-shard/index.js';
+import { Type } from '@sinclair/typebox';
 import { roomKey } from '../room-directory/index.js';
+import type { AdminContext } from './context.js';
 import { ApiError } from './errors.js';
-import { PublishBody, RoomParams } from './schemas.js';
-import type { AdminContext } from './server.js';
+import type { Answer } from './idempotency.js';
+import {
+  publishMessage,
+  validateMessage,
+  type MessageInput,
+} from './publish.js';
+import { findRoom } from './routes-rooms.js';
+import {
+  ErrorBody,
+  IdempotencyHeaders,
+  PublishBody,
+  RoomParams,
+  doc,
+} from './schemas.js';
 
-const RELIABLE = new Set<string>(RELIABLE_TYPES);
-/** Most likes one admin publish may add. */
-const MAX_LIKES_PER_PUBLISH = 1_000_000;
+/** A `deliverAt` this far in the past is delivered now rather than refused. */
+const PAST_TOLERANCE_MS = 5000;
+/** The furthest ahead a message may be scheduled. */
+const MAX_SCHEDULE_MS = 30 * 24 * 3600 * 1000;
+
+interface ScheduledJob {
+  tenant: string;
+  room: string;
+  id: string;
+  message: MessageInput;
+}
 
 export function registerMessageRoutes(
   app: FastifyInstance,
@@ -25,101 +39,95 @@ export function registerMessageRoutes(
 
   v1.post(
     '/rooms/:id/messages',
-    { schema: { params: RoomParams, body: PublishBody } },
+    {
+      schema: {
+        params: RoomParams,
+        headers: IdempotencyHeaders,
+        body: PublishBody,
+        ...doc('messages', 'Publish a message to a room, now or at deliverAt', {
+          202: Type.Object({
+            id: Type.String(),
+            seq: Type.Optional(Type.Integer()),
+            deliverAt: Type.Optional(Type.String({ format: 'date-time' })),
+          }),
+          404: ErrorBody,
+          409: ErrorBody,
+          422: ErrorBody,
+        }),
+      },
+    },
     async (request, reply) => {
+      const { tenant } = request.caller;
       const { id } = request.params;
-      const body = request.body;
-      const room = await context.directory.get(request.tenant, id);
-      if (room === undefined) {
-        throw new ApiError('room_not_found', `no room ${id}`);
-      }
+      const { deliverAt, ...message } = request.body;
+      const produce = async (): Promise<Answer> => {
+        const room = await findRoom(context, tenant, id);
+        if (deliverAt === undefined) {
+          return {
+            status: 202,
+            body: await publishMessage(context, room, message),
+          };
+        }
 
-      const key = roomKey(request.tenant, id);
-      const messageId = context.ids.next();
-      const ts = context.clock();
-      const from = body.from as Sender | undefined;
-      if (RELIABLE.has(body.type)) {
-        const item = await context.log.append(key, {
-          type: body.type,
-          id: messageId,
-          ts,
-          ...(from === undefined ? {} : { from }),
-          ...(body.data === undefined ? {} : { data: body.data }),
+        const atMs = Date.parse(deliverAt);
+        const delayMs = atMs - context.clock();
+        if (delayMs < -PAST_TOLERANCE_MS || delayMs > MAX_SCHEDULE_MS) {
+          throw new ApiError(
+            'deliver_at_out_of_range',
+            'deliverAt must be from now to 30 days ahead',
+          );
+        }
+
+        validateMessage(room.settings, message);
+        const messageId = context.ids.next();
+        const job: ScheduledJob = { tenant, room: id, id: messageId, message };
+        await context.jobs.add('scheduled-message', messageId, job, {
+          delayMs,
+          attempts: 5,
+          backoffMs: 1000,
         });
-        return reply.status(202).send({ id: messageId, seq: item.seq });
+        return {
+          status: 202,
+          body: { id: messageId, deliverAt: new Date(atMs).toISOString() },
+        };
+      };
+      const key = request.headers['idempotency-key'];
+      if (key === undefined) {
+        const answer = await produce();
+        return reply.status(answer.status).send(answer.body);
       }
 
-      const input = lossyInput(body.type, messageId, ts, from, body.data);
-      context.bus.publish(
-        channels.roomIn(key),
-        encodeEnvelope(['input', [input]]),
+      const answer = await context.idempotency.run(
+        tenant,
+        key,
+        { room: id, body: request.body },
+        produce,
       );
-      return reply.status(202).send({ id: messageId });
+      if (answer.replayed) {
+        void reply.header('idempotent-replayed', 'true');
+      }
+
+      return reply.status(answer.status).send(answer.body);
     },
   );
 }
 
-function lossyInput(
-  type: string,
-  id: string,
-  ts: number,
-  from: Sender | undefined,
+/** The job handler of scheduled messages; publishes each once. */
+export async function deliverScheduled(
+  context: AdminContext,
   data: unknown,
-): EngineInput {
-  const fields = (
-    typeof data === 'object' && data !== null ? data : {}
-  ) as Record<string, unknown>;
-  switch (type) {
-    case 'chat': {
-      const text = fields['text'];
-      if (typeof text !== 'string' || text.trim() === '') {
-        throw new ApiError(
-          'invalid_request',
-          'chat needs data.text, a non-empty string',
-        );
-      }
-
-      if (text.length > MAX_CHAT_TEXT_LENGTH) {
-        throw new ApiError(
-          'invalid_request',
-          `chat text is limited to ${MAX_CHAT_TEXT_LENGTH} characters`,
-        );
-      }
-
-      if (from === undefined) {
-        throw new ApiError('invalid_request', 'chat needs from: {id, name}');
-      }
-
-      return { type, id, ts, from, text };
+): Promise<void> {
+  const job = data as ScheduledJob;
+  await context.effects.once(`message:${job.id}`, async () => {
+    const room = await context.directory.get(job.tenant, job.room);
+    if (room === undefined) {
+      context.logger.info(
+        { roomKey: roomKey(job.tenant, job.room), messageId: job.id },
+        'scheduled message dropped: the room is closed',
+      );
+      return;
     }
 
-    case 'like': {
-      const count = fields['count'] ?? 1;
-      if (
-        !Number.isInteger(count) ||
-        (count as number) < 1 ||
-        (count as number) > MAX_LIKES_PER_PUBLISH
-      ) {
-        throw new ApiError(
-          'invalid_request',
-          `data.count must be an integer from 1 to ${MAX_LIKES_PER_PUBLISH}`,
-        );
-      }
-
-      return {
-        type,
-        ts,
-        from: from ?? { id: 'platform' },
-        count: count as number,
-      };
-    }
-
-    default: {
-      if (from === undefined) {
-        throw new ApiError('invalid_request', 'join needs from: {id, name}');
-      }
-
-      return { type, ts, from };
-    }
-  }
+    await publishMessage(context, room, job.message, job.id);
+  });
 }

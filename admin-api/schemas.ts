@@ -1,14 +1,29 @@
 /**
- * Request and response schemas (TypeBox, i.e. JSON Schema). Bodies refuse
- * unknown fields. The same schemas validate requests and document the API.
+ * Request and response schemas (TypeBox, i.e. JSON Schema). Bodies and
+ * queries refuse unknown fields. The same schemas validate requests and
+ * generate the OpenAPI document (openapi.ts).
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ROOM_ID_PATTERN } from '../room-directory/index.js';
 
-const strict = { additionalProperties: false } as const;
+export const strict = { additionalProperties: false } as const;
 
 export const RoomId = Type.String({ pattern: ROOM_ID_PATTERN });
 export const UserId = Type.String({ minLength: 1, maxLength: 128 });
+export const Id = Type.String({ pattern: '^[0-9]{1,20}$' });
+export const Role = Type.Union([
+  Type.Literal('viewer'),
+  Type.Literal('moderator'),
+  Type.Literal('host'),
+]);
+
+export const CustomType = Type.Object(
+  {
+    class: Type.Union([Type.Literal('reliable'), Type.Literal('lossy')]),
+    priority: Type.Integer({ minimum: 0, maximum: 1000 }),
+  },
+  strict,
+);
 
 export const RoomSettingsBody = Type.Object(
   {
@@ -18,50 +33,89 @@ export const RoomSettingsBody = Type.Object(
     lossyBytesPerSecond: Type.Optional(
       Type.Integer({ minimum: 256, maximum: 100 * 1024 * 1024 }),
     ),
+    customTypes: Type.Optional(
+      Type.Record(
+        Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' }),
+        CustomType,
+        {
+          ...strict,
+          maxProperties: 32,
+        },
+      ),
+    ),
   },
   strict,
 );
+
+const IdleClose = Type.Integer({ minimum: 10, maximum: 30 * 24 * 3600 });
 
 export const CreateRoomBody = Type.Object(
   {
     id: Type.Optional(RoomId),
     title: Type.Optional(Type.String({ maxLength: 200 })),
     settings: Type.Optional(RoomSettingsBody),
+    idleCloseSeconds: Type.Optional(IdleClose),
   },
   strict,
 );
 export type CreateRoomBody = Static<typeof CreateRoomBody>;
 
+export const UpdateRoomBody = Type.Object(
+  {
+    settings: Type.Optional(RoomSettingsBody),
+    idleCloseSeconds: Type.Optional(Type.Union([IdleClose, Type.Null()])),
+  },
+  { ...strict, minProperties: 1 },
+);
+
 export const RoomParams = Type.Object({ id: RoomId }, strict);
-export type RoomParams = Static<typeof RoomParams>;
+export const RoomUserParams = Type.Object({ id: RoomId, user: UserId }, strict);
+export const IdParams = Type.Object({ id: Id }, strict);
+
+export const Cursor = Type.String({ maxLength: 200 });
+export const Limit = Type.Integer({ minimum: 1, maximum: 500, default: 100 });
+
+export const ListRoomsQuery = Type.Object(
+  {
+    cursor: Type.Optional(Cursor),
+    limit: Type.Optional(Limit),
+    prefix: Type.Optional(Type.String({ maxLength: 64 })),
+    minViewers: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  strict,
+);
+
+export const PageQuery = Type.Object(
+  { cursor: Type.Optional(Cursor), limit: Type.Optional(Limit) },
+  strict,
+);
 
 export const Sender = Type.Object(
   {
     id: UserId,
     name: Type.Optional(Type.String({ maxLength: 64 })),
-    role: Type.Optional(
-      Type.Union([
-        Type.Literal('viewer'),
-        Type.Literal('moderator'),
-        Type.Literal('host'),
-      ]),
-    ),
+    role: Type.Optional(Role),
     level: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
   },
   strict,
 );
 
-export const MessageType = Type.Union(
-  ['host', 'gift', 'system', 'chat', 'like', 'join'].map((type) =>
-    Type.Literal(type),
-  ),
-);
+/** Built-in types, or a custom type registered in the room's settings. */
+export const MessageType = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' });
 
-export const PublishBody = Type.Object(
+export const MessageBody = Type.Object(
   {
     type: MessageType,
     from: Type.Optional(Sender),
     data: Type.Optional(Type.Unknown()),
+  },
+  strict,
+);
+
+export const PublishBody = Type.Object(
+  {
+    ...MessageBody.properties,
+    deliverAt: Type.Optional(Type.String({ format: 'date-time' })),
   },
   strict,
 );
@@ -72,13 +126,7 @@ export const TokenBody = Type.Object(
     room: RoomId,
     user: UserId,
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-    role: Type.Optional(
-      Type.Union([
-        Type.Literal('viewer'),
-        Type.Literal('moderator'),
-        Type.Literal('host'),
-      ]),
-    ),
+    role: Type.Optional(Role),
     level: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
     ttlSeconds: Type.Optional(
       Type.Integer({ minimum: 10, maximum: 30 * 24 * 3600 }),
@@ -86,4 +134,35 @@ export const TokenBody = Type.Object(
   },
   strict,
 );
-export type TokenBody = Static<typeof TokenBody>;
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ pattern: '^[\\x21-\\x7e]{1,128}$' }),
+  ),
+});
+
+export const ErrorBody = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    details: Type.Optional(Type.Unknown()),
+  }),
+});
+
+/** Route documentation: summary and tag for the OpenAPI document. */
+export function doc(
+  tag: string,
+  summary: string,
+  responses: Record<number, TSchema | null>,
+): {
+  tags: string[];
+  summary: string;
+  response: Record<number, TSchema>;
+} {
+  const response: Record<number, TSchema> = {};
+  for (const [status, schema] of Object.entries(responses)) {
+    response[Number(status)] = schema ?? Type.Null({ description: 'empty' });
+  }
+
+  return { tags: [tag], summary, response };
+}

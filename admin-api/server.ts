@@ -1,8 +1,8 @@
 /**
  * The platforms' HTTP API (fastify). Every `/v1` route needs
  * `Authorization: Bearer <api key>`; a key belongs to one tenant and sees only
- * that tenant's rooms. Bodies are validated by schema with unknown fields
- * refused; every error is `{error: {code, message, details?}}`.
+ * that tenant's rooms. Bodies and queries are validated by schema with
+ * unknown fields refused; every error is `{error: {code, message, details?}}`.
  */
 import Fastify, {
   LogController,
@@ -11,29 +11,40 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.js';
 import type { Settings } from '../config/index.js';
 import type { IdGenerator } from '../ids/index.js';
-import { histogram, type Registry } from '../metrics/index.js';
-import type { RoomAccounting } from '../priority/index.js';
+import { MemoryKvStore, type KvStore } from '../kv-store/index.js';
+import { gauge, histogram, type Registry } from '../metrics/index.js';
+import { Restrictions } from '../moderation/index.js';
 import type { ReliableLog } from '../reliable-log/index.js';
 import type { RoomDirectory } from '../room-directory/index.js';
 import type { ViewerTokens } from '../tokens/index.js';
+import { ApiKeys, type Caller } from './api-keys.js';
+import { Broadcasts } from './broadcasts.js';
+import type { AdminContext, MemberSource, RoomShardStats } from './context.js';
+import { EffectMarkers } from './effects.js';
 import { ApiError, fromFastifyError } from './errors.js';
+import { IdempotencyRecords } from './idempotency.js';
+import { JOB_KINDS, type JobQueue } from './jobs.js';
+import { MemoryJobQueue } from './jobs-memory.js';
+import { OpenApiCollector } from './openapi.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { RoomLifecycle } from './room-lifecycle.js';
+import { registerBroadcastRoutes } from './routes-broadcasts.js';
+import { registerKeyRoutes } from './routes-keys.js';
+import { registerMemberRoutes } from './routes-members.js';
+import { deliverScheduled, registerMessageRoutes } from './routes-messages.js';
 import { registerRoomRoutes } from './routes-rooms.js';
-import { registerMessageRoutes } from './routes-messages.js';
-import { registerTokenRoutes } from './routes-tokens.js';
-
-/** What a room's owning shard knows about it. */
-export interface RoomShardStats {
-  members: number;
-  accounting: RoomAccounting;
-}
+import { registerWebhookRoutes } from './routes-webhooks.js';
+import { validatorCompiler } from './validation.js';
+import { Webhooks, type WebhooksOptions } from './webhooks.js';
 
 export interface AdminApiOptions {
   settings: Pick<Settings, 'maxBodyBytes' | 'tokenTtlSeconds'>;
-  /** api key -> tenant */
+  /** api key -> tenant; these are admin keys */
   apiKeys: Map<string, string>;
   directory: RoomDirectory;
   log: ReliableLog;
@@ -43,65 +54,127 @@ export interface AdminApiOptions {
   registry: Registry;
   logger: Logger;
   clock?: () => number;
+  /** Durable state; default in this process's memory. */
+  kv?: KvStore;
+  /** Durable jobs; default in this process's memory. */
+  jobs?: JobQueue;
+  /** Run job workers in this process. Default true. */
+  runJobs?: boolean;
   /** Live stats of a room from its shard, when this process can ask one. */
   roomStats?: (roomKey: string) => Promise<RoomShardStats | undefined>;
+  members?: MemberSource;
+  /** Per API key. Default 1,000 requests/s with bursts of 2,000. */
+  rateLimit?: Omit<RateLimitOptions, 'clock'>;
+  webhooks?: Pick<WebhooksOptions, 'timeoutMs' | 'attempts' | 'backoffMs'>;
+  /** Time between two lifecycle checks of a room, ms. Default 5,000. */
+  lifecycleCheckMs?: number;
   ready?: () => boolean;
-}
-
-export interface AdminContext extends AdminApiOptions {
-  clock: () => number;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    tenant: string;
+    caller: Caller;
   }
 }
 
 export type AdminApp = FastifyInstance;
 
-export function buildAdminApi(options: AdminApiOptions): AdminApp {
+export interface AdminRuntime {
+  context: AdminContext;
+  broadcasts: Broadcasts;
+  lifecycle: RoomLifecycle;
+}
+
+/** The API's state and services, without HTTP; job workers use it alone. */
+export function createAdminRuntime(options: AdminApiOptions): AdminRuntime {
+  const clock = options.clock ?? Date.now;
+  const kv = options.kv ?? new MemoryKvStore(clock);
+  const jobs = options.jobs ?? new MemoryJobQueue(options.logger);
+  const effects = new EffectMarkers(kv);
+  const newId = () => options.ids.next();
   const context: AdminContext = {
-    ...options,
-    clock: options.clock ?? Date.now,
+    settings: options.settings,
+    directory: options.directory,
+    log: options.log,
+    bus: options.bus,
+    ids: options.ids,
+    tokens: options.tokens,
+    registry: options.registry,
+    logger: options.logger.child({ component: 'admin-api' }),
+    clock,
+    kv,
+    jobs,
+    effects,
+    keys: new ApiKeys({ kv, staticKeys: options.apiKeys, newId, clock }),
+    idempotency: new IdempotencyRecords(kv),
+    restrictions: new Restrictions(kv, clock),
+    webhooks: new Webhooks({
+      kv,
+      jobs,
+      effects,
+      newId,
+      registry: options.registry,
+      logger: options.logger,
+      clock,
+      ...options.webhooks,
+    }),
+    roomStats: options.roomStats ?? (async () => undefined),
+    members: options.members,
   };
+  return {
+    context,
+    broadcasts: new Broadcasts(context),
+    lifecycle: new RoomLifecycle(context, options.lifecycleCheckMs),
+  };
+}
+
+/** Runs every kind of job in this process. */
+export function runJobWorkers(runtime: AdminRuntime): void {
+  const { context, broadcasts, lifecycle } = runtime;
+  const { jobs } = context;
+  jobs.process(
+    'webhook',
+    (data, job) => context.webhooks.deliver(data, job),
+    16,
+  );
+  jobs.process(
+    'scheduled-message',
+    (data) => deliverScheduled(context, data),
+    16,
+  );
+  jobs.process('broadcast', (data) => broadcasts.run(data), 2);
+  jobs.process('room-lifecycle', (data) => lifecycle.check(data), 8);
+}
+
+export function buildAdminApi(options: AdminApiOptions): AdminApp {
+  const runtime = createAdminRuntime(options);
+  const { context } = runtime;
+  if (options.runJobs ?? true) {
+    runJobWorkers(runtime);
+  }
+
   const app = Fastify({
-    loggerInstance: options.logger.child({
-      component: 'admin-api',
-    }) as FastifyBaseLogger,
+    loggerInstance: context.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.settings.maxBodyBytes,
-    ajv: {
-      customOptions: {
-        removeAdditional: false,
-        coerceTypes: false,
-        useDefaults: true,
-        allErrors: false,
-      },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  if (options.jobs === undefined) {
+    app.addHook('onClose', () => context.jobs.close());
+  }
 
-  const requestSeconds = histogram(options.registry, {
-    name: 'roomcast_admin_requests_seconds',
-    help: 'Admin API request durations by route and status.',
-    labelNames: ['route', 'method', 'status'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  registerMetrics(app, options.registry, context.jobs);
+
+  const limiter = new RateLimiter({
+    requestsPerSecond: options.rateLimit?.requestsPerSecond ?? 1000,
+    burst: options.rateLimit?.burst ?? 2000,
+    clock: context.clock,
   });
+  const openApi = new OpenApiCollector();
 
   // JSON only: anything else is answered 415 rather than parsed as text.
   app.removeContentTypeParser('text/plain');
-  app.decorateRequest('tenant', '');
-  app.addHook('onResponse', async (request, reply) => {
-    requestSeconds.observe(
-      {
-        route: request.routeOptions.url ?? 'unmatched',
-        method: request.method,
-        status: String(reply.statusCode),
-      },
-      reply.elapsedTime / 1000,
-    );
-  });
-
+  app.decorateRequest('caller', null as unknown as Caller);
   app.setErrorHandler((error, request, reply) => {
     const apiError =
       error instanceof ApiError ? error : fromFastifyError(error);
@@ -109,12 +182,16 @@ export function buildAdminApi(options: AdminApiOptions): AdminApp {
       request.log.error({ err: error }, 'request failed');
     }
 
+    if (apiError.retryAfterSeconds !== undefined) {
+      void reply.header('retry-after', String(apiError.retryAfterSeconds));
+    }
+
     void reply.status(apiError.status).send(apiError.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new ApiError(
       'not_found',
-      `no route ${request.method} ${request.url}`,
+      `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
     );
     void reply.status(error.status).send(error.toJSON());
   });
@@ -130,34 +207,96 @@ export function buildAdminApi(options: AdminApiOptions): AdminApp {
       .header('content-type', options.registry.contentType)
       .send(text);
   });
+  app.get('/v1/openapi.json', async () => openApi.document('1'));
 
   void app.register(
     async (v1) => {
-      v1.addHook('onRequest', async (request) => {
-        request.tenant = authenticate(request, options.apiKeys);
+      v1.addHook('onRoute', (route) => {
+        route.schema ??= {};
+        (route.schema as { querystring?: unknown }).querystring ??= Type.Object(
+          {},
+          { additionalProperties: false },
+        );
+        openApi.onRoute(route);
       });
-      registerRoomRoutes(v1, context);
+      v1.addHook('onRequest', async (request) => {
+        const caller = await authenticate(request, context);
+        const waitSeconds = limiter.take(`${caller.tenant}:${caller.keyId}`);
+        if (waitSeconds > 0) {
+          throw new ApiError('rate_limited', 'this key is over its rate', {
+            retryAfterSeconds: waitSeconds,
+          });
+        }
+
+        request.caller = caller;
+      });
+      registerRoomRoutes(v1, context, runtime.lifecycle);
+      registerMemberRoutes(v1, context);
       registerMessageRoutes(v1, context);
-      registerTokenRoutes(v1, context);
+      registerBroadcastRoutes(v1, runtime.broadcasts);
+      registerKeyRoutes(v1, context);
+      registerWebhookRoutes(v1, context);
     },
     { prefix: '/v1' },
   );
   return app;
 }
 
-function authenticate(
+async function authenticate(
   request: FastifyRequest,
-  apiKeys: Map<string, string>,
-): string {
+  context: AdminContext,
+): Promise<Caller> {
   const header = request.headers.authorization;
   if (header === undefined || !header.startsWith('Bearer ')) {
     throw new ApiError('unauthorized', 'send Authorization: Bearer <api key>');
   }
 
-  const tenant = apiKeys.get(header.slice('Bearer '.length).trim());
-  if (tenant === undefined) {
+  const caller = await context.keys.resolve(
+    header.slice('Bearer '.length).trim(),
+  );
+  if (caller === undefined) {
     throw new ApiError('unauthorized', 'the API key is not valid');
   }
 
-  return tenant;
+  return caller;
+}
+
+function registerMetrics(
+  app: FastifyInstance,
+  registry: Registry,
+  jobs: JobQueue,
+): void {
+  const requestSeconds = histogram(registry, {
+    name: 'roomcast_admin_requests_seconds',
+    help: 'Admin API request durations by route and status.',
+    labelNames: ['route', 'method', 'status'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    requestSeconds.observe(
+      {
+        route: request.routeOptions.url ?? 'unmatched',
+        method: request.method,
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+  gauge(registry, {
+    name: 'roomcast_jobs',
+    help: 'Durable jobs by queue and state (waiting, delayed, active, failed).',
+    labelNames: ['queue', 'state'],
+    async collect() {
+      const depths = await jobs.depths().catch(() => undefined);
+      if (depths === undefined) {
+        return;
+      }
+
+      for (const kind of JOB_KINDS) {
+        for (const [state, count] of Object.entries(depths[kind])) {
+          this.set({ queue: kind, state }, count);
+        }
+      }
+    },
+  });
 }

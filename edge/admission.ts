@@ -4,6 +4,7 @@
  * told when to retry, with jitter, so a reconnect storm spreads out instead of
  * piling up), the Origin is allowed, the token verifies and its room exists.
  */
+import type { BanCheck } from '../moderation/index.js';
 import type { RoomDirectory } from '../room-directory/index.js';
 import { roomKey } from '../room-directory/index.js';
 import {
@@ -36,6 +37,8 @@ export interface AdmissionRequest {
 export interface AdmissionOptions {
   tokens: ViewerTokens;
   directory: RoomDirectory;
+  /** Bans set through the admin API; absent: nobody is banned. */
+  bans?: BanCheck;
   /** Comma list; empty allows any Origin. */
   allowedOrigins: string;
   maxConnectsPerSecond: number;
@@ -136,7 +139,19 @@ export class Admission {
       );
     }
 
-    return { claims, roomKey: roomKey(claims.tenant, claims.room), resumeSeq };
+    const key = roomKey(claims.tenant, claims.room);
+    const ban = await this.#options.bans?.activeBan(key, claims.user);
+    if (ban !== undefined) {
+      return refusal(
+        '403 Forbidden',
+        'banned',
+        ban.until === null
+          ? 'banned from this room'
+          : `banned from this room until ${ban.until}`,
+      );
+    }
+
+    return { claims, roomKey: key, resumeSeq };
   }
 }
 

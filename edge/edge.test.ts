@@ -35,7 +35,7 @@ async function refusal(url: string): Promise<RefusedError> {
 }
 
 test('edge - a token that expires on a live connection closes it with 4003', async () => {
-  const tokens = new ViewerTokens(TEST_SECRET, () => Date.now() - 59_000);
+  const tokens = new ViewerTokens(TEST_SECRET, () => Date.now() - 56_000);
   const { token } = await tokens.mint(
     {
       tenant: 't1',

@@ -31,6 +31,7 @@ import {
   type ServerFrame,
 } from '../protocol/index.js';
 import type { ReliableLog } from '../reliable-log/index.js';
+import type { BanCheck } from '../moderation/index.js';
 import type { RoomDirectory } from '../room-directory/index.js';
 import { decodeOutbound, encodeEnvelope } from '../room-shard/index.js';
 import type { ViewerTokens } from '../tokens/index.js';
@@ -65,6 +66,8 @@ export interface EdgeOptions {
   bus: Bus;
   log: ReliableLog;
   directory: RoomDirectory;
+  /** Bans set through the admin API, checked at the upgrade. */
+  bans?: BanCheck;
   tokens: ViewerTokens;
   ids: IdGenerator;
   registry: Registry;
@@ -76,10 +79,17 @@ export interface EdgeOptions {
 
 /** Every viewer's send buffer and token are checked once per this period. */
 const SWEEP_PERIOD_MS = 1000;
+/** The answer to a viewer whose admission failed on our side. */
+const UNAVAILABLE: Refusal = {
+  status: '503 Service Unavailable',
+  code: 'unavailable',
+  message: 'try again shortly',
+  retryAfterSeconds: 2,
+};
 /** How often an edge reports a room's backpressure share to its shard. */
 const LOAD_REPORT_MS = 1000;
 /** How long close() lets uWS flush the last close frames. */
-const CLOSE_LINGER_MS = 250;
+const CLOSE_LINGER_MS = 1000;
 
 export class Edge {
   readonly edgeId = randomUUID();
@@ -95,8 +105,12 @@ export class Edge {
   #admission: Admission;
   #timer: NodeJS.Timeout | undefined;
   #sockets = new Set<WebSocket<Viewer>>();
+  /** Viewers whose send buffer was not empty when last checked. */
+  #pressured = new Set<WebSocket<Viewer>>();
   #sweepCursor: Iterator<WebSocket<Viewer>> | undefined;
   #closing = false;
+  /** When the edge last closed a viewer; close() lingers after it. */
+  #lastClosedMs = -Infinity;
 
   constructor(options: EdgeOptions) {
     this.#options = options;
@@ -105,6 +119,7 @@ export class Edge {
     this.#admission = new Admission({
       tokens: options.tokens,
       directory: options.directory,
+      ...(options.bans === undefined ? {} : { bans: options.bans }),
       allowedOrigins: options.settings.allowedOrigins,
       maxConnectsPerSecond: options.settings.maxConnectsPerSecond,
       clock: this.#clock,
@@ -130,7 +145,12 @@ export class Edge {
       maxPayloadLength: Math.max(options.settings.maxFrameBytes * 4, 16_384),
       idleTimeout: options.settings.idleTimeoutSeconds,
       sendPingsAutomatically: true,
-      maxBackpressure: options.settings.hardBackpressureBytes * 2,
+      // A safety net only: the sweep closes a viewer past the hard bound
+      // with a code that says "resume" long before this; uWS's own close
+      // would be abrupt. The margin covers a tick of large frames.
+      maxBackpressure:
+        options.settings.hardBackpressureBytes +
+        Math.max(options.settings.hardBackpressureBytes, 16 * 1024 * 1024),
       closeOnBackpressureLimit: 1,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
       open: (ws) => this.#open(ws),
@@ -329,10 +349,14 @@ export class Edge {
       this.#dropRoom(room);
     }
 
-    // Close frames sent from timers are written on uWS's next loop turn;
-    // a process that exits right away would cut them off (viewers would see
-    // 1006 instead of the code that tells them what to do).
-    await new Promise((resolve) => setTimeout(resolve, CLOSE_LINGER_MS));
+    // Let the close handshakes finish: a process that exits while a
+    // client's close reply is still unread makes the kernel answer with a
+    // reset, and a client that had not read our close frame yet loses it
+    // and sees 1006 instead of the code that tells it what to do.
+    const lingerMs = this.#lastClosedMs + CLOSE_LINGER_MS - this.#clock();
+    if (lingerMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, lingerMs));
+    }
   }
 
   #upgrade(
@@ -390,12 +414,7 @@ export class Edge {
       admitted = await this.#admission.check(request);
     } catch (error) {
       this.#options.logger.error({ err: error }, 'admission failed');
-      return {
-        status: '503 Service Unavailable',
-        code: 'unavailable',
-        message: 'try again shortly',
-        retryAfterSeconds: 2,
-      };
+      return UNAVAILABLE;
     }
 
     if ('status' in admitted) {
@@ -443,12 +462,7 @@ export class Edge {
     } catch (error) {
       this.#releaseAdmit(key);
       this.#options.logger.error({ err: error }, 'admission failed');
-      return {
-        status: '503 Service Unavailable',
-        code: 'unavailable',
-        message: 'try again shortly',
-        retryAfterSeconds: 2,
-      };
+      return UNAVAILABLE;
     }
   }
 
@@ -538,6 +552,7 @@ export class Edge {
     viewer.closed = true;
     viewer.room?.removeSocket(ws);
     this.#sockets.delete(ws);
+    this.#pressured.delete(ws);
     this.#metrics.connections.set(this.#sockets.size);
     if (this.#sockets.size === 0) {
       this.#onEmpty?.();
@@ -563,9 +578,14 @@ export class Edge {
    * pass every tick would cost a large share of a core at 100,000+ viewers.
    */
   #sweep(nowMs: number): void {
-    const { softBackpressureBytes, hardBackpressureBytes, tickMs } =
-      this.#options.settings;
-    const nowSeconds = nowMs / 1000;
+    // Viewers already seen backed up are checked every tick: their buffers
+    // can grow by a frame per tick, and the hard bound must be caught well
+    // before uWS's own limit. Everyone else is checked in slices.
+    for (const ws of this.#pressured) {
+      this.#check(ws, nowMs);
+    }
+
+    const { tickMs } = this.#options.settings;
     let budget = Math.ceil((this.#sockets.size * tickMs) / SWEEP_PERIOD_MS) + 1;
     while (budget-- > 0) {
       this.#sweepCursor ??= this.#sockets.values();
@@ -575,29 +595,41 @@ export class Edge {
         return;
       }
 
-      const ws = next.value;
-      const viewer = ws.getUserData();
-      if (viewer.closed) {
-        continue;
+      this.#check(next.value, nowMs);
+    }
+  }
+
+  /** One viewer's token expiry and send buffer; see {@link Edge.tick}. */
+  #check(ws: WebSocket<Viewer>, nowMs: number): void {
+    const viewer = ws.getUserData();
+    if (viewer.closed) {
+      this.#pressured.delete(ws);
+      return;
+    }
+
+    if (viewer.claims.expiresAt * 1000 <= nowMs) {
+      this.#closeViewer(ws, 'tokenExpired');
+      return;
+    }
+
+    const buffered = ws.getBufferedAmount();
+    const { softBackpressureBytes, hardBackpressureBytes } =
+      this.#options.settings;
+    if (buffered === 0) {
+      if (viewer.lane === 'full') {
+        this.#pressured.delete(ws);
       }
 
-      if (viewer.claims.expiresAt <= nowSeconds) {
-        this.#closeViewer(ws, 'tokenExpired');
-        continue;
-      }
+      return;
+    }
 
-      const buffered = ws.getBufferedAmount();
-      if (buffered === 0) {
-        continue;
-      }
-
-      this.#metrics.sendBufferBytes.observe(buffered);
-      if (buffered > hardBackpressureBytes) {
-        this.#metrics.slowCloses.inc();
-        this.#closeViewer(ws, 'slowConsumer');
-      } else if (buffered > softBackpressureBytes && viewer.lane === 'full') {
-        this.#delivery.setLane(ws, 'reliable');
-      }
+    this.#pressured.add(ws);
+    this.#metrics.sendBufferBytes.observe(buffered);
+    if (buffered > hardBackpressureBytes) {
+      this.#metrics.slowCloses.inc();
+      this.#closeViewer(ws, 'slowConsumer');
+    } else if (buffered > softBackpressureBytes && viewer.lane === 'full') {
+      this.#delivery.setLane(ws, 'reliable');
     }
   }
 
@@ -692,6 +724,7 @@ export class Edge {
     }
 
     const { code, name: reason } = CloseCodes[name];
+    this.#lastClosedMs = this.#clock();
     ws.end(code, reason);
   }
 }

@@ -63,7 +63,7 @@ async function busyRoom(
   const publish = (body: unknown) =>
     server.api('POST', '/v1/rooms/busy/messages', body);
   let reliable = 0;
-  for (let round = 0; round < 100 && !(await done(server)); round++) {
+  for (let round = 0; round < 40 && !(await done(server)); round++) {
     await Promise.all([
       ...Array.from({ length: 20 }, (_, index) =>
         publish({

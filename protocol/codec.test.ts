@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
 import { decodeClientFrame, encodeFrame, decodeValue } from './index.js';
+import { PROTO_POLLUTION_FRAME } from '../test/hostile-frames.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const MAX = 4096;
@@ -62,21 +63,7 @@ test('codec - hostile msgpack (case C5) is refused without touching Object.proto
     refused(Buffer.from([0xdf, 0xff, 0xff, 0xff, 0xff])),
     'bad_frame',
   );
-  const proto = Buffer.concat([
-    Buffer.from([0x83, 0xa1, 0x74, 0xa4]),
-    Buffer.from('chat'),
-    Buffer.from([0xa9]),
-    Buffer.from('__proto__'),
-    Buffer.from([0x81, 0xa5]),
-    Buffer.from('admin'),
-    Buffer.from([0xc3, 0xab]),
-    Buffer.from('constructor'),
-    Buffer.from([0x81, 0xa9]),
-    Buffer.from('prototype'),
-    Buffer.from([0x81, 0xa5]),
-    Buffer.from('owned'),
-    Buffer.from([0xc3]),
-  ]);
+  const proto = PROTO_POLLUTION_FRAME;
   const result = decodeClientFrame(proto, MAX);
   assert.equal(result.ok, false);
   assert.equal(({} as Record<string, unknown>)['admin'], undefined);

@@ -96,8 +96,9 @@ export async function startCluster(
     String(base === 0 ? 0 : base + index);
 
   start('admin', { ROOMCAST_ADMIN_PORT: String(settings.adminPort) });
+  const shardBase = shardPortBase(settings, shape);
   for (let index = 0; index < shape.shards; index++) {
-    start('shard', { ROOMCAST_SHARD_PORT: from(settings.shardPort, index) });
+    start('shard', { ROOMCAST_SHARD_PORT: from(shardBase, index) });
   }
 
   for (let index = 0; index < shape.edges; index++) {
@@ -126,4 +127,23 @@ export async function startCluster(
       ),
     );
   }
+}
+
+/**
+ * Where the shards' ports start: `ROOMCAST_SHARD_PORT`, unless the edges'
+ * consecutive ports would run into it (the defaults 8081 and 8082 do with
+ * two edges), in which case the shards follow the last edge.
+ */
+export function shardPortBase(
+  settings: Pick<Settings, 'edgePort' | 'shardPort'>,
+  shape: ClusterShape,
+): number {
+  const { edgePort, shardPort } = settings;
+  if (edgePort === 0 || shardPort === 0) {
+    return shardPort;
+  }
+
+  const overlaps =
+    shardPort < edgePort + shape.edges && edgePort < shardPort + shape.shards;
+  return overlaps ? edgePort + shape.edges : shardPort;
 }

@@ -62,6 +62,22 @@ describe('distributed on Redis Cluster', () => {
         .filter((line) => line.msg === 'edge listening')
         .map(port),
     );
+    // Listening is not ready: each process answers 503 until its Redis
+    // Cluster connections and subscriptions are up.
+    await Promise.all(
+      [fleet.adminPort, ...edgePorts].map((ready) =>
+        waitUntil(
+          async () =>
+            (
+              await fetch(`http://127.0.0.1:${ready}/readyz`).catch(
+                () => undefined,
+              )
+            )?.status === 200,
+          60_000,
+          `/readyz on port ${ready}`,
+        ),
+      ),
+    );
   });
 
   after(async () => {

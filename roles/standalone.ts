@@ -9,6 +9,8 @@ import { MemoryBus } from '../bus/index.js';
 import type { Settings } from '../config/index.js';
 import { Edge } from '../edge/index.js';
 import { IdGenerator } from '../ids/index.js';
+import { MemoryKvStore } from '../kv-store/index.js';
+import { Restrictions } from '../moderation/index.js';
 import { counter, createRegistry, type Registry } from '../metrics/index.js';
 import { MemoryReliableLog } from '../reliable-log/index.js';
 import { MemoryRoomDirectory, roomKey } from '../room-directory/index.js';
@@ -60,6 +62,13 @@ export async function startStandalone(
     maxAgeSeconds: settings.historyMaxAgeSeconds,
   });
   const directory = new MemoryRoomDirectory();
+  // TODO(spec): with REDIS_URL set, durable state and jobs belong on Redis
+  // (RedisKvStore, BullJobQueue); that wiring waits for the shared Redis
+  // connection helpers of the distributed roles.
+  const kv = new MemoryKvStore();
+  logger.warn(
+    'no Redis: webhooks, scheduled messages, broadcasts and room lifecycle run in this process and are lost when it stops',
+  );
   const ids = createIds(settings, registry, logger);
   const tokens = new ViewerTokens(credentials.jwtSecret);
   const shard = new RoomShard({
@@ -89,6 +98,7 @@ export async function startStandalone(
     bus,
     log,
     directory,
+    bans: new Restrictions(kv),
     tokens,
     ids,
     registry,
@@ -107,7 +117,40 @@ export async function startStandalone(
     tokens,
     registry,
     logger,
+    kv,
     roomStats: async (key) => shard.roomStats(key),
+    members: {
+      async page(key, afterUserId, limit) {
+        const list = shard.members(key);
+        if (list === undefined) {
+          return undefined;
+        }
+
+        return {
+          count: list.count,
+          members: list.page(afterUserId, limit).map(([id, member]) => ({
+            id,
+            name: member.name,
+            role: member.role,
+            connections: member.edges.size,
+          })),
+        };
+      },
+      async get(key, userId) {
+        const list = shard.members(key);
+        const member = list?.get(userId);
+        if (list === undefined || member === undefined) {
+          return list === undefined ? undefined : null;
+        }
+
+        return {
+          id: userId,
+          name: member.name,
+          role: member.role,
+          connections: member.edges.size,
+        };
+      },
+    },
   });
   await admin.listen({ host: settings.host, port: settings.adminPort });
   const adminPort = (admin.server.address() as AddressInfo).port;

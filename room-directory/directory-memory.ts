@@ -38,6 +38,26 @@ export class MemoryRoomDirectory implements RoomDirectory {
     return rooms;
   }
 
+  async update(
+    tenant: string,
+    id: string,
+    change: Pick<RoomRecord, 'settings' | 'idleCloseSeconds'>,
+  ): Promise<RoomStatus | undefined> {
+    const room = this.#rooms.get(roomKey(tenant, id));
+    if (room === undefined) {
+      return undefined;
+    }
+
+    room.settings = change.settings;
+    if (change.idleCloseSeconds === undefined) {
+      delete room.idleCloseSeconds;
+    } else {
+      room.idleCloseSeconds = change.idleCloseSeconds;
+    }
+
+    return { ...room };
+  }
+
   async close(tenant: string, id: string): Promise<RoomRecord | undefined> {
     const key = roomKey(tenant, id);
     const room = this.#rooms.get(key);

@@ -99,6 +99,33 @@ export class RedisRoomDirectory implements RoomDirectory {
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  async update(
+    tenant: string,
+    id: string,
+    change: Pick<RoomRecord, 'settings' | 'idleCloseSeconds'>,
+  ): Promise<RoomStatus | undefined> {
+    const current = await this.get(tenant, id);
+    if (current === undefined) {
+      return undefined;
+    }
+
+    const { viewers, idleCloseSeconds: _old, ...record } = current;
+    const next: RoomRecord = {
+      ...record,
+      settings: change.settings,
+      ...(change.idleCloseSeconds === undefined
+        ? {}
+        : { idleCloseSeconds: change.idleCloseSeconds }),
+    };
+    // XX: a room closed meanwhile stays closed.
+    const written = await this.#redis.set(
+      this.#keys.room(roomKey(tenant, id)),
+      JSON.stringify(next),
+      'XX',
+    );
+    return written === 'OK' ? { ...next, viewers } : undefined;
+  }
+
   async close(tenant: string, id: string): Promise<RoomRecord | undefined> {
     const key = roomKey(tenant, id);
     const record = await this.#redis.getdel(this.#keys.room(key));

@@ -8,6 +8,11 @@
 export interface RoomSettings {
   lossyItemsPerSecond?: number;
   lossyBytesPerSecond?: number;
+  /** Message types the platform registered for this room, by name. */
+  customTypes?: Record<
+    string,
+    { class: 'reliable' | 'lossy'; priority: number }
+  >;
 }
 
 export interface RoomRecord {
@@ -17,6 +22,8 @@ export interface RoomRecord {
   /** ISO 8601. */
   createdAt: string;
   settings: RoomSettings;
+  /** Close the room after this long without viewers; absent: never. */
+  idleCloseSeconds?: number;
 }
 
 export interface RoomStatus extends RoomRecord {
@@ -43,6 +50,15 @@ export interface RoomDirectory {
   create(room: RoomRecord): Promise<boolean>;
   get(tenant: string, id: string): Promise<RoomStatus | undefined>;
   list(tenant: string): Promise<RoomStatus[]>;
+  /**
+   * Replaces a room's settings and idle-close time; resolves to the updated
+   * room, or undefined when there is none.
+   */
+  update(
+    tenant: string,
+    id: string,
+    change: Pick<RoomRecord, 'settings' | 'idleCloseSeconds'>,
+  ): Promise<RoomStatus | undefined>;
   /** Returns the closed room, or undefined when there was none. */
   close(tenant: string, id: string): Promise<RoomRecord | undefined>;
   reportViewers(key: string, viewers: number): Promise<void>;

@@ -12,7 +12,13 @@
  *   `resync`);
  * - `['close']`: the room was closed; flush and tell the viewers;
  * - `['load', edgeId, backpressure]`: the share (0..1) of the edge's viewers
- *   of the room whose send buffers are backed up, sent about once a second.
+ *   of the room whose send buffers are backed up, sent about once a second;
+ * - `['kick', userId, reason, closeCodeName]` (admin API): tell the user's
+ *   sockets `control {reason}` and close them with that code (`kicked` or
+ *   `banned`);
+ * - `['mute', userId, untilMs | null]`, `['unmute', userId]` (admin API): drop
+ *   (and count) the user's chat until then, answering them `error muted`;
+ * - `['settings', RoomSettings]` (admin API): the room's settings changed.
  *
  * Out of a shard (`channels.roomOut`):
  * - `['frame', maxSeq, viewers, full, reliableOnly, lossyCount]`: one tick's batch; `full`
@@ -29,6 +35,7 @@
 import { decodeValue, encodeValue } from '../protocol/index.js';
 import type { CloseCodeName, ViewerRole } from '../protocol/index.js';
 import type { EngineInput } from '../priority/index.js';
+import type { RoomSettings } from '../room-directory/index.js';
 
 export type MemberJoin = [userId: string, name: string, role: ViewerRole];
 
@@ -37,7 +44,11 @@ export type InboundEnvelope =
   | ['members', string, MemberJoin[], string[]]
   | ['snapshot', string, MemberJoin[]]
   | ['close']
-  | ['load', string, number];
+  | ['load', string, number]
+  | ['kick', string, string, 'kicked' | 'banned']
+  | ['mute', string, number | null]
+  | ['unmute', string]
+  | ['settings', RoomSettings];
 
 export type OutboundEnvelope =
   | ['frame', number, number, Buffer, Buffer | true | null, number]
@@ -79,6 +90,25 @@ export function decodeInbound(payload: Buffer): InboundEnvelope | undefined {
         typeof value[2] === 'number' &&
         value[2] >= 0 &&
         value[2] <= 1
+        ? (value as InboundEnvelope)
+        : undefined;
+    case 'kick':
+      return typeof value[1] === 'string' &&
+        typeof value[2] === 'string' &&
+        (value[3] === 'kicked' || value[3] === 'banned')
+        ? (value as InboundEnvelope)
+        : undefined;
+    case 'mute':
+      return typeof value[1] === 'string' &&
+        (value[2] === null || typeof value[2] === 'number')
+        ? (value as InboundEnvelope)
+        : undefined;
+    case 'unmute':
+      return typeof value[1] === 'string'
+        ? (value as InboundEnvelope)
+        : undefined;
+    case 'settings':
+      return typeof value[1] === 'object' && value[1] !== null
         ? (value as InboundEnvelope)
         : undefined;
     default:

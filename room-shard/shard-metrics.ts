@@ -7,6 +7,8 @@ export class ShardMetrics {
   readonly tickSeconds;
   readonly frames;
   readonly badEnvelopes;
+  readonly failedTicks;
+  readonly mutedChat;
 
   /**
    * @param totals the shard's accounting summed over every room it owns or
@@ -25,6 +27,14 @@ export class ShardMetrics {
     this.frames = counter(registry, {
       name: 'roomcast_shard_frames_total',
       help: 'Batch frames encoded and published by this shard.',
+    });
+    this.mutedChat = counter(registry, {
+      name: 'roomcast_shard_muted_chat_total',
+      help: 'Chat messages dropped because their sender is muted in the room.',
+    });
+    this.failedTicks = counter(registry, {
+      name: 'roomcast_shard_failed_ticks_total',
+      help: 'Room ticks that threw; the room skipped that tick. Should stay 0.',
     });
     this.badEnvelopes = counter(registry, {
       name: 'roomcast_shard_bad_envelopes_total',

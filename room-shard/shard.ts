@@ -87,6 +87,8 @@ interface OwnedRoom {
   /** The latest backpressure share each edge reported for this room. */
   backpressure: Map<string, number>;
   closing: boolean;
+  /** user id -> end of the mute in epoch ms, or null for none */
+  muted: Map<string, number | null>;
   onInbound: BusHandler;
   stopFollowing: () => void;
 }
@@ -192,7 +194,7 @@ export class RoomShard {
       engine: new RoomEngine(
         {
           ...this.#options.engineDefaults,
-          ...settings,
+          ...engineSettingsOf(settings),
           tickMs: this.#options.tickMs,
         },
         { clock: this.#clock, lastSeq: from },
@@ -201,6 +203,7 @@ export class RoomShard {
       viewersReported: -1,
       backpressure: new Map(),
       closing: false,
+      muted: new Map(),
       onInbound: (payload) => this.#onInbound(room, payload),
       stopFollowing: () => undefined,
     };
@@ -301,11 +304,26 @@ export class RoomShard {
     };
   }
 
+  /** The members of a room this shard owns, for the admin API. */
+  members(key: string): MemberList | undefined {
+    return this.#rooms.get(key)?.members;
+  }
+
   /** Runs one tick over every room; the timer calls it, tests may too. */
   tick(nowMs: number = this.#clock()): void {
     const started = performance.now();
     for (const room of this.#rooms.values()) {
-      this.#flush(room, nowMs);
+      try {
+        this.#flush(room, nowMs);
+      } catch (error) {
+        // One room's failure (an item that cannot be encoded) must not take
+        // every other room, and the process, down with it.
+        this.#metrics.failedTicks.inc();
+        this.#options.logger.error(
+          { roomKey: room.key, err: error },
+          'room tick failed',
+        );
+      }
     }
 
     this.#metrics.tickSeconds.observe((performance.now() - started) / 1000);
@@ -406,7 +424,41 @@ export class RoomShard {
     switch (envelope[0]) {
       case 'input':
         for (const input of envelope[1]) {
-          this.#offer(room, input);
+          if (room.muted.size === 0 || !this.#mutedChat(room, input)) {
+            this.#offer(room, input);
+          }
+        }
+
+        return;
+      case 'kick': {
+        const [, userId, reason, codeName] = envelope;
+        const control: ControlFrame = {
+          t: 'control',
+          reason: codeName,
+          message: reason,
+        };
+        this.#options.bus.publish(
+          channels.roomOut(room.key),
+          encodeEnvelope(['kick', userId, encodeFrame(control), codeName]),
+        );
+        return;
+      }
+
+      case 'mute':
+        room.muted.set(envelope[1], envelope[2]);
+        return;
+      case 'unmute':
+        room.muted.delete(envelope[1]);
+        return;
+      case 'settings':
+        try {
+          room.engine.updateSettings(engineSettingsOf(envelope[1]));
+        } catch (error) {
+          this.#metrics.badEnvelopes.inc();
+          this.#options.logger.warn(
+            { roomKey: room.key, err: error },
+            'room settings refused by the priority engine',
+          );
         }
 
         return;
@@ -452,6 +504,39 @@ export class RoomShard {
     }
   }
 
+  /**
+   * True when the input is chat from a muted user: it is dropped, counted and
+   * the sender told. A mute whose end has passed is lifted here.
+   */
+  #mutedChat(room: OwnedRoom, input: EngineInput): boolean {
+    const userId = input.from?.id;
+    if (input.type !== 'chat' || userId === undefined) {
+      return false;
+    }
+
+    const untilMs = room.muted.get(userId);
+    if (untilMs === undefined) {
+      return false;
+    }
+
+    if (untilMs !== null && untilMs <= this.#clock()) {
+      room.muted.delete(userId);
+      return false;
+    }
+
+    this.#metrics.mutedChat.inc();
+    const frame = encodeFrame({
+      t: 'error',
+      code: 'muted',
+      message: 'you are muted in this room',
+    });
+    this.#options.bus.publish(
+      channels.roomOut(room.key),
+      encodeEnvelope(['user', userId, frame]),
+    );
+    return true;
+  }
+
   async #close(room: OwnedRoom): Promise<void> {
     if (room.closing) {
       return;
@@ -485,4 +570,22 @@ export class RoomShard {
     );
     this.#metrics.rooms.set(this.#rooms.size);
   }
+}
+
+/** The engine's part of a room's settings. */
+function engineSettingsOf(settings: RoomSettings): Partial<EngineSettings> {
+  const out: Partial<EngineSettings> = {};
+  if (settings.lossyItemsPerSecond !== undefined) {
+    out.lossyItemsPerSecond = settings.lossyItemsPerSecond;
+  }
+
+  if (settings.lossyBytesPerSecond !== undefined) {
+    out.lossyBytesPerSecond = settings.lossyBytesPerSecond;
+  }
+
+  if (settings.customTypes !== undefined) {
+    out.customTypes = settings.customTypes;
+  }
+
+  return out;
 }

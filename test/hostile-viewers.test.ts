@@ -6,6 +6,7 @@ import {
   startTestServer,
   type TestServer,
 } from './harness.js';
+import { PROTO_POLLUTION_FRAME } from './hostile-frames.js';
 
 let server: TestServer;
 
@@ -27,21 +28,7 @@ function errorsOf(viewer: TestViewer) {
   return viewer.frames.filter((frame) => frame.t === 'error');
 }
 
-const protoFrame = Buffer.concat([
-  Buffer.from([0x83, 0xa1, 0x74, 0xa4]),
-  Buffer.from('chat'),
-  Buffer.from([0xa9]),
-  Buffer.from('__proto__'),
-  Buffer.from([0x81, 0xa5]),
-  Buffer.from('admin'),
-  Buffer.from([0xc3, 0xab]),
-  Buffer.from('constructor'),
-  Buffer.from([0x81, 0xa9]),
-  Buffer.from('prototype'),
-  Buffer.from([0x81, 0xa5]),
-  Buffer.from('owned'),
-  Buffer.from([0xc3]),
-]);
+const protoFrame = PROTO_POLLUTION_FRAME;
 
 test('edge - every hostile frame of case C5 gets an error frame, the process stays up and other viewers notice nothing', async () => {
   const attacker = await connect('mallory');

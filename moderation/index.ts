@@ -1,0 +1,7 @@
+export { Restrictions } from './bans.js';
+export type {
+  BanCheck,
+  Restriction,
+  RestrictionKind,
+  RestrictOptions,
+} from './bans.js';
