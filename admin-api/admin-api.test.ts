@@ -175,6 +175,24 @@ test('admin api - bad input gets the documented error codes and statuses', async
       'unsupported_media_type',
     ],
     [
+      'undecodable url',
+      server.api('GET', '/v1/rooms/%'),
+      400,
+      'invalid_request',
+    ],
+    [
+      'overlong path segment',
+      server.api('GET', `/v1/rooms/${'x'.repeat(2000)}`),
+      400,
+      'invalid_request',
+    ],
+    [
+      'longest user id is routed',
+      server.api('GET', `/v1/rooms/errs/members/${'\u00e9'.repeat(128)}`),
+      404,
+      'member_not_found',
+    ],
+    [
       'token for unknown room',
       server.api('POST', '/v1/tokens', { room: 'nowhere', user: 'u' }),
       404,

@@ -152,9 +152,9 @@ export class BullJobQueue implements JobQueue {
  * job keys under memory pressure, which loses jobs silently; callers log it
  * at error level. Resolves undefined when the server does not say.
  */
-export async function evictionPolicy(
-  redis: Redis | Cluster,
-): Promise<string | undefined> {
+export async function evictionPolicy(redis: {
+  info(section: 'memory'): Promise<string>;
+}): Promise<string | undefined> {
   const info = await redis.info('memory');
   const line = info
     .split(/\r?\n/)

@@ -8,6 +8,7 @@ import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -157,6 +158,21 @@ export function buildAdminApi(options: AdminApiOptions): AdminApp {
     loggerInstance: context.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.settings.maxBodyBytes,
+    // A user id is up to 128 characters, percent-encoded up to 9 bytes each.
+    routerOptions: { maxParamLength: 1200 },
+    // Errors fastify raises before routing (a URL that does not decode, a
+    // path segment past maxParamLength) get the API's error body too, not
+    // fastify's own.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const apiError =
+        error.code === 'FST_ERR_BAD_URL' ||
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new ApiError('invalid_request', 'the URL is malformed', {
+              cause: error,
+            })
+          : fromFastifyError(error);
+      void reply.status(apiError.status).send(apiError.toJSON());
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   if (options.jobs === undefined) {

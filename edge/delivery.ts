@@ -147,24 +147,46 @@ export class ViewerDelivery {
       return;
     }
 
-    if (frame.maxSeq === 0) {
-      ws.send(bytes, true);
+    const filtered =
+      frame.maxSeq === 0 ? bytes : withoutReliableUpTo(bytes, afterSeq);
+    if (filtered !== null) {
+      ws.send(filtered, true);
       this.#metrics.framesSent.inc({ lane: 'direct' });
-      return;
     }
-
-    const decoded = decodeValue(bytes) as { room: string; items: BatchItem[] };
-    const items = decoded.items.filter(
-      (item) => !('seq' in item) || item.seq > afterSeq,
-    );
-    if (items.length === decoded.items.length) {
-      ws.send(bytes, true);
-    } else if (items.length > 0) {
-      ws.send(encodeFrame({ t: 'batch', room: decoded.room, items }), true);
-    } else {
-      return;
-    }
-
-    this.#metrics.framesSent.inc({ lane: 'direct' });
   }
+}
+
+/**
+ * A batch frame without its reliable items of seq `upTo` or lower: the same
+ * bytes when it has none, a re-encoded frame when some were taken out, null
+ * when nothing is left.
+ */
+export function withoutReliableUpTo(
+  bytes: Buffer,
+  upTo: number,
+): Buffer | null {
+  const decoded = decodeValue(bytes) as { room: string; items: BatchItem[] };
+  const items = decoded.items.filter(
+    (item) => !('seq' in item) || item.seq > upTo,
+  );
+  if (items.length === decoded.items.length) {
+    return bytes;
+  }
+
+  return items.length === 0
+    ? null
+    : encodeFrame({ t: 'batch', room: decoded.room, items });
+}
+
+/** The lowest reliable seq in a batch frame, or undefined when it has none. */
+export function lowestReliableSeq(bytes: Buffer): number | undefined {
+  const decoded = decodeValue(bytes) as { items: BatchItem[] };
+  let lowest: number | undefined;
+  for (const item of decoded.items) {
+    if ('seq' in item && (lowest === undefined || item.seq < lowest)) {
+      lowest = item.seq;
+    }
+  }
+
+  return lowest;
 }

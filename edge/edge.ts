@@ -37,7 +37,11 @@ import { decodeOutbound, encodeEnvelope } from '../room-shard/index.js';
 import type { ViewerTokens } from '../tokens/index.js';
 import { EdgeMetrics } from './edge-metrics.js';
 import { Admission, type AdmissionRequest, type Refusal } from './admission.js';
-import { ViewerDelivery } from './delivery.js';
+import {
+  ViewerDelivery,
+  lowestReliableSeq,
+  withoutReliableUpTo,
+} from './delivery.js';
 import { LocalRoom, laneTopic } from './local-room.js';
 import { endWithError, serveOps } from './ops-routes.js';
 import { serveStaticFiles } from './static-files.js';
@@ -430,6 +434,7 @@ export class Edge {
         // A room this edge has not carried a frame of yet: what its topics
         // carried so far is what the owner published before the subscription.
         local.lastForwardedSeq = await this.#options.log.publishedSeq(key);
+        local.staleUpTo = local.lastForwardedSeq;
       }
 
       const lastSeq = await this.#options.log.lastSeq(key);
@@ -641,7 +646,30 @@ export class Edge {
 
     switch (envelope[0]) {
       case 'frame': {
-        const [, maxSeq, viewers, full, reliableOnly, lossyCount] = envelope;
+        const [, maxSeq, viewers, sentFull, sentReliable, lossyCount] =
+          envelope;
+        let full: Buffer | null = sentFull;
+        let reliableOnly: Buffer | true | null = sentReliable;
+        if (room.staleUpTo > 0 && maxSeq > 0) {
+          // Only the first frames after this edge took up the room pass here.
+          const lowest = lowestReliableSeq(full);
+          if (lowest !== undefined && lowest <= room.staleUpTo) {
+            full = withoutReliableUpTo(full, room.staleUpTo);
+            reliableOnly =
+              reliableOnly === null || reliableOnly === true
+                ? reliableOnly
+                : withoutReliableUpTo(reliableOnly, room.staleUpTo);
+          }
+
+          if (maxSeq > room.staleUpTo) {
+            room.staleUpTo = 0;
+          }
+
+          if (full === null) {
+            return;
+          }
+        }
+
         room.viewers = viewers;
         room.lastForwardedSeq = Math.max(room.lastForwardedSeq, maxSeq);
         this.#app.publish(laneTopic('full', room.key), full, true);

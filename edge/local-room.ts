@@ -25,6 +25,12 @@ export class LocalRoom {
   readonly roomId: string;
   /** Highest reliable seq forwarded to this room's topics. */
   lastForwardedSeq = 0;
+  /**
+   * Set when the room's position was read from the log's published cursor
+   * rather than seen in a frame: frames still in flight on the bus may carry
+   * reliable items up to it, which every viewer here already counts as had.
+   */
+  staleUpTo = 0;
   /** The last viewer count the shard reported. */
   viewers = 0;
   /** The backpressure share last reported to the shard, and when. */

@@ -75,9 +75,9 @@ export class MemoryReliableLog implements ReliableLog {
 
   /**
    * In one process the shard publishes an item within a tick of its append,
-   * so the last assigned seq stands in for the published one. An item of the
-   * current tick may then reach a resuming viewer twice (replayed and live);
-   * clients drop repeats by seq.
+   * so the last assigned seq stands in for the published one. Frames of the
+   * current tick still on their way carry items up to it; the edge takes
+   * them out for viewers that start after it (LocalRoom.staleUpTo).
    */
   async publishedSeq(roomKey: string): Promise<number> {
     return this.lastSeq(roomKey);

@@ -16,6 +16,8 @@ import { Placement, Presence, RoomLeases } from '../ownership/index.js';
 import { RoomShard } from '../room-shard/index.js';
 import { ViewerTokens } from '../tokens/index.js';
 import { parseApiKeys } from '../config/index.js';
+import { Restrictions } from '../moderation/index.js';
+import { openAdminStores, redisKvStore } from './admin-stores.js';
 import { openRedisStack, requireSharedCredentials } from './redis-stack.js';
 import { startOpsServer } from './ops-server.js';
 import { createIds } from './standalone.js';
@@ -111,6 +113,7 @@ export async function startEdge(
     bus: stack.bus,
     log: stack.log,
     directory: stack.directory,
+    bans: new Restrictions(redisKvStore(stack)),
     tokens: new ViewerTokens(settings.jwtSecret),
     ids: createIds(settings, registry, logger),
     registry,
@@ -168,6 +171,7 @@ export async function startAdmin(
   requireSharedCredentials(settings);
   const registry = createRegistry();
   const stack = openRedisStack(settings, registry, logger);
+  const stores = openAdminStores(stack, settings, logger);
   const admin = buildAdminApi({
     settings,
     apiKeys: parseApiKeys(settings.apiKeys),
@@ -178,6 +182,8 @@ export async function startAdmin(
     tokens: new ViewerTokens(settings.jwtSecret),
     registry,
     logger,
+    kv: stores.kv,
+    jobs: stores.jobs,
     ready: () => stack.ready(),
   });
   // Without Redis nothing under /v1 can be answered truthfully.
@@ -191,6 +197,7 @@ export async function startAdmin(
   logger.info({ port }, 'admin listening');
   const close = async () => {
     await admin.close();
+    await stores.close();
     await stack.close();
   };
   return { port, drain: close, close };

@@ -326,3 +326,42 @@ describe('standalone tokens', () => {
     assert.equal(await refusedStatus(`${server.edgeUrl}?token=${token}`), 404);
   });
 });
+
+test('edge - a viewer resuming into a room new to the edge does not get its last item again', async () => {
+  const slow = await startTestServer({ tickMs: 1000 });
+  try {
+    await slow.api('POST', '/v1/rooms', { id: 'fresh' });
+    const published = await slow.api('POST', '/v1/rooms/fresh/messages', {
+      type: 'host',
+      data: { n: 1 },
+    });
+    assert.equal(published.body['seq'], 1);
+    // The shard publishes seq 1 at its next tick, up to a second away; the
+    // viewer says it already has seq 1.
+    const token = await slow.token('fresh', 'u1');
+    const viewer = await TestViewer.connect(
+      `${slow.edgeUrl}?token=${token}&resume=1`,
+    );
+    await viewer.waitFor(
+      (frame) => frame.t === 'control' && frame['reason'] === 'resumed',
+    );
+    await slow.api('POST', '/v1/rooms/fresh/messages', {
+      type: 'host',
+      data: { n: 2 },
+    });
+    await viewer.waitUntil(
+      () => viewer.items().some((item) => item['seq'] === 2),
+      5000,
+    );
+    assert.deepEqual(
+      viewer
+        .items()
+        .filter((item) => 'seq' in item)
+        .map((item) => item['seq']),
+      [2],
+    );
+    viewer.close();
+  } finally {
+    await slow.close();
+  }
+});
