@@ -15,9 +15,19 @@ import { formatPlan, measuredCapacity, planFleet } from './plan.js';
 import { PUBLISH_TYPES, type PublishType } from './publisher.js';
 import { renderHtml } from './report-html.js';
 import { buildReport, compareWithBaseline, type Report } from './report.js';
-import { runScenario, type RunTarget } from './run.js';
-import { loadScenario, parseScenario, type Scenario } from './scenario.js';
-import { spawnBaseline, spawnRoomcast, type SpawnedService } from './spawn.js';
+import { MAX_VIEWERS_PER_PROCESS, runScenario, type RunTarget } from './run.js';
+import {
+  loadScenario,
+  parseScenario,
+  viewerCount,
+  type Scenario,
+} from './scenario.js';
+import {
+  spawnBaseline,
+  spawnCluster,
+  spawnRoomcast,
+  type SpawnedService,
+} from './spawn.js';
 
 const DEFAULT_MIX: Record<PublishType, number> = {
   host: 2,
@@ -33,6 +43,7 @@ const USAGE = `usage:
   roomcast-loadtest [quick options] [target] [--out DIR] [--baseline ...]
   roomcast-loadtest plan --from REPORT.json [--from ...] --viewers N --rooms N
                          --peak-rate N [--headroom 0.3] [--edge-cores 2]
+                         [--shard-cores 1] [--shard-publishes-per-core N]
   roomcast-loadtest baseline uws|socketio [--admin-port N] [--edge-port N]
 
 Connects simulated viewers to roomcast, publishes messages through its admin
@@ -41,6 +52,8 @@ Targets loopback addresses only.
 
 target (one of):
   --spawn standalone|cluster  start roomcast on free loopback ports for the run
+  --edges N --shards M        cluster shape (default one edge per 18,000
+                              viewers, 2 shards), on a Redis of its own
   --admin URL                 admin API (default http://127.0.0.1:8080)
   --edge URL                  edge WebSocket (default ws://127.0.0.1:8081/ws)
   --api-key KEY               admin API key (default: $LOADTEST_API_KEY)
@@ -89,6 +102,8 @@ function stringOption(values: Values, name: string): string | undefined {
 
 const TARGET_OPTIONS = {
   spawn: { type: 'string' },
+  edges: { type: 'string' },
+  shards: { type: 'string' },
   admin: { type: 'string' },
   edge: { type: 'string' },
   'api-key': { type: 'string' },
@@ -148,6 +163,7 @@ function quickScenario(values: Values): Scenario {
 
 async function resolveTarget(
   values: Values,
+  scenario: Scenario,
 ): Promise<{ target: RunTarget; spawned: SpawnedService | null }> {
   const spawn = stringOption(values, 'spawn');
   if (spawn !== undefined) {
@@ -158,7 +174,20 @@ async function resolveTarget(
       );
     }
 
-    const spawned = await spawnRoomcast(spawn);
+    const spawned =
+      spawn === 'standalone'
+        ? await spawnRoomcast('standalone')
+        : await spawnCluster({
+            edges: numberOption(
+              values,
+              'edges',
+              Math.max(
+                1,
+                Math.ceil(viewerCount(scenario) / MAX_VIEWERS_PER_PROCESS),
+              ),
+            ),
+            shards: numberOption(values, 'shards', 2),
+          });
     return { target: spawned.target, spawned };
   }
 
@@ -227,7 +256,7 @@ async function execute(scenario: Scenario, values: Values): Promise<number> {
     );
   }
 
-  const { target, spawned } = await resolveTarget(values);
+  const { target, spawned } = await resolveTarget(values, scenario);
   let report: Report;
   try {
     report = buildReport(await runScenario({ scenario, target, ...common }));
@@ -320,6 +349,7 @@ async function planCommand(argv: string[]): Promise<number> {
       headroom: { type: 'string' },
       'edge-cores': { type: 'string' },
       'shard-cores': { type: 'string' },
+      'shard-publishes-per-core': { type: 'string' },
       json: { type: 'string' },
     },
   });
@@ -337,6 +367,11 @@ async function planCommand(argv: string[]): Promise<number> {
     ),
   );
   const measured = measuredCapacity(reports);
+  measured.publishesPerCoreSecond = numberOption(
+    values,
+    'shard-publishes-per-core',
+    measured.publishesPerCoreSecond,
+  );
   if (measured.runs.length === 0) {
     throw new LoadtestError(
       'LOADTEST_BAD_OPTION',

@@ -12,8 +12,11 @@ export interface WorkerPlan {
   worker: number;
   adminUrl: string;
   apiKey: string;
-  /** e.g. `ws://127.0.0.1:8081/ws`; the token is added as `token=`. */
-  edgeUrl: string;
+  /**
+   * e.g. `ws://127.0.0.1:8081/ws`; the token is added as `token=`. Viewer i
+   * of the process connects to edge i modulo their number.
+   */
+  edgeUrls: string[];
   protocol: WireProtocol;
   /**
    * Source addresses for this process's connections, used round-robin; empty

@@ -16,7 +16,12 @@ export { checkObjectives, type ObjectiveResult } from './objectives.js';
 export { buildReport, type Report } from './report.js';
 export { renderHtml } from './report-html.js';
 export { formatSummary } from './console-summary.js';
-export { spawnRoomcast, spawnBaseline, type SpawnedService } from './spawn.js';
+export {
+  spawnBaseline,
+  spawnCluster,
+  spawnRoomcast,
+  type SpawnedService,
+} from './spawn.js';
 export { startUwsBaseline } from './baseline-uws.js';
 export { startSocketIoBaseline } from './baseline-socketio.js';
 export { LoadtestError, type LoadtestErrorCode } from './loadtest-error.js';

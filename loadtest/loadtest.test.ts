@@ -9,6 +9,7 @@ import {
   parseScenario,
   runScenario,
   spawnBaseline,
+  spawnCluster,
   type Report,
 } from './index.js';
 
@@ -137,3 +138,40 @@ for (const kind of ['uws', 'socketio'] as const) {
     }
   });
 }
+
+test('loadtest - a spawned cluster loses nothing when a shard is killed', async () => {
+  const cluster = await spawnCluster({ edges: 2, shards: 2 });
+  try {
+    const scenario = parseScenario({
+      name: 'cluster-shard-kill',
+      topology: 'cluster',
+      durationSeconds: 8,
+      rooms: { count: 4, viewersPerRoom: 50 },
+      publish: { host: 2, gift: 5, chat: 2, like: 5 },
+      viewers: { sampleRatio: 0.1 },
+      chaos: [{ atSeconds: 3, action: 'kill-shard', index: 0 }],
+    });
+    const result = await runScenario({
+      scenario,
+      target: cluster.target,
+      firstSourceAddress: '127.0.0.220',
+    });
+    const figures = computeFigures(result);
+    const sent = figures.published.byType;
+    assert.equal(cluster.target.edgeUrls?.length, 2);
+    assert.equal(figures.viewers.welcomed, 200);
+    assert.deepEqual(
+      result.chaos.map((record) => [record.step.action, record.error]),
+      [['kill-shard', '']],
+    );
+    assert.equal(figures.reliable.lost, 0);
+    assert.equal(figures.reliable.duplicated, 0);
+    assert.ok(
+      figures.reliable.received >=
+        (sent.host.accepted + sent.gift.accepted) * 50,
+    );
+    assert.ok(figures.service.cpuCores > 0);
+  } finally {
+    await cluster.stop();
+  }
+});

@@ -28,6 +28,7 @@ test('plan - takes the most conservative capacity of the runs', () => {
   ]);
   assert.deepEqual(measured.runs, ['a (a)', 'b (b)']);
   assert.equal(measured.framesPerCoreSecond, 60_000);
+  assert.equal(measured.publishesPerCoreSecond, 1000);
   assert.equal(measured.bytesPerFrame, 200);
   assert.equal(measured.bytesPerViewer, 20_000);
 });

@@ -41,11 +41,15 @@ export interface RunTarget {
   adminUrl: string;
   /** e.g. `ws://127.0.0.1:8081/ws`. */
   edgeUrl: string;
+  /** Every edge of a fleet; viewers are spread over them. Default [edgeUrl]. */
+  edgeUrls?: string[];
   apiKey: string;
   /** How the edge frames messages; default `roomcast`. */
   protocol?: WireProtocol;
-  /** The service's pid when it runs on this machine: CPU and memory from /proc. */
-  pid?: number;
+  /** The service's processes on this machine: CPU and memory from /proc. */
+  pids?: () => number[];
+  /** More Prometheus endpoints (a fleet's shards) for the priority accounting. */
+  metricsUrls?: string[];
   /** Carries out chaos on the service side (kill or drain a process...). */
   chaos?: (step: ChaosStep) => Promise<void>;
 }
@@ -134,16 +138,18 @@ export function split(total: number, parts: number): number[] {
   );
 }
 
-function validate(options: RunOptions): URL {
+function validate(options: RunOptions): void {
   const { scenario, target } = options;
-  const edge = new URL(target.edgeUrl);
   assertLoopback(new URL(target.adminUrl));
-  assertLoopback(edge);
-  if (edge.protocol !== 'ws:') {
-    throw new LoadtestError(
-      'LOADTEST_BAD_OPTION',
-      `edge URL must be ws://, got ${target.edgeUrl}`,
-    );
+  for (const url of target.edgeUrls ?? [target.edgeUrl]) {
+    const edge = new URL(url);
+    assertLoopback(edge);
+    if (edge.protocol !== 'ws:') {
+      throw new LoadtestError(
+        'LOADTEST_BAD_OPTION',
+        `edge URL must be ws://, got ${url}`,
+      );
+    }
   }
 
   if (viewerCount(scenario) > MAX_VIEWERS) {
@@ -161,8 +167,6 @@ function validate(options: RunOptions): URL {
       );
     }
   }
-
-  return edge;
 }
 
 /** The per-process plans: viewers, rates and addresses split evenly. */
@@ -173,7 +177,9 @@ function planProcesses(
   runId: string,
 ): WorkerPlan[] {
   const { scenario, target } = options;
-  const edge = new URL(target.edgeUrl);
+  const edges = (target.edgeUrls ?? [target.edgeUrl]).map(
+    (url) => new URL(url),
+  );
   const viewers = viewerCount(scenario);
   const addressesPerProcess = Math.ceil(
     viewers / processes / MAX_VIEWERS_PER_ADDRESS,
@@ -185,17 +191,18 @@ function planProcesses(
     worker,
     adminUrl: target.adminUrl,
     apiKey: target.apiKey,
-    edgeUrl: `${edge.protocol}//${edge.host}${edge.pathname}${edge.search}`,
+    edgeUrls: edges.map(
+      (edge) => `${edge.protocol}//${edge.host}${edge.pathname}${edge.search}`,
+    ),
     protocol: target.protocol ?? 'roomcast',
-    localAddresses:
-      isIP(edge.hostname) === 4
-        ? Array.from({ length: addressesPerProcess }, (_, i) =>
-            addressAfter(
-              options.firstSourceAddress ?? '127.0.0.2',
-              worker * addressesPerProcess + i,
-            ),
-          )
-        : [],
+    localAddresses: edges.every((edge) => isIP(edge.hostname) === 4)
+      ? Array.from({ length: addressesPerProcess }, (_, i) =>
+          addressAfter(
+            options.firstSourceAddress ?? '127.0.0.2',
+            worker * addressesPerProcess + i,
+          ),
+        )
+      : [],
     rooms: rooms.map((id) => ({
       id,
       viewers: split(scenario.rooms.viewersPerRoom, processes)[worker] ?? 0,
@@ -250,7 +257,11 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     }
 
     progress(`${target.label}: created ${rooms.length} rooms`);
-    const first = await scrapeService(admin, target.pid);
+    const first = await scrapeService(
+      admin,
+      target.pids?.() ?? [],
+      target.metricsUrls ?? [],
+    );
     if (first !== null) {
       timeline.addServiceSample(first, 0);
     }
@@ -260,7 +271,11 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       planProcesses(options, rooms, processes, runId),
       options.intervalMs ?? 1000,
       (index) => {
-        void scrapeService(admin, target.pid).then((sample) => {
+        void scrapeService(
+          admin,
+          target.pids?.() ?? [],
+          target.metricsUrls ?? [],
+        ).then((sample) => {
           if (sample !== null) {
             timeline.addServiceSample(sample, index);
           }
@@ -360,7 +375,11 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       options.drainTimeoutMs ?? scenario.drainTimeoutSeconds * 1000,
       options.graceMs ?? 500,
     );
-    const last = await scrapeService(admin, target.pid);
+    const last = await scrapeService(
+      admin,
+      target.pids?.() ?? [],
+      target.metricsUrls ?? [],
+    );
     if (last !== null) {
       timeline.addServiceSample(last, timeline.intervals.length);
     }

@@ -6,6 +6,7 @@
  * the service or not; a service without these series just reports none.
  */
 import { readFile } from 'node:fs/promises';
+import { get } from 'node:http';
 import type { AdminClient } from './admin-client.js';
 
 export interface ServiceSample {
@@ -106,19 +107,23 @@ export async function readProcess(
 }
 
 /**
- * Reads one sample: the priority accounting from /metrics, and CPU and memory
- * from /proc when the pid is known, else from /metrics. Null when neither
- * says anything.
+ * Reads one sample: the priority accounting from /metrics (the admin API's
+ * and any other endpoints given, summed), and CPU and memory summed over the
+ * pids when they are known, else from the admin API's /metrics. Null when
+ * nothing answers.
  */
 export async function scrapeService(
   admin: AdminClient,
-  pid?: number,
+  pids: number[] = [],
+  metricsUrls: string[] = [],
 ): Promise<ServiceSample | null> {
-  const [text, processFigures] = await Promise.all([
+  const [text, others, processes] = await Promise.all([
     admin.metricsText().catch(() => null),
-    pid === undefined ? Promise.resolve(null) : readProcess(pid),
+    Promise.all(metricsUrls.map((url) => fetchText(url))),
+    Promise.all(pids.map((pid) => readProcess(pid))),
   ]);
-  if (text === null && processFigures === null) {
+  const live = processes.filter((figures) => figures !== null);
+  if (text === null && live.length === 0) {
     return null;
   }
 
@@ -126,12 +131,43 @@ export async function scrapeService(
     text === null
       ? { atMs: Date.now(), cpuSeconds: -1, rssBytes: -1, items: {} }
       : sampleFromText(text, Date.now());
-  if (processFigures !== null) {
-    sample.cpuSeconds = processFigures.cpuSeconds;
-    sample.rssBytes = processFigures.rssBytes;
+  for (const other of others) {
+    if (other === null) {
+      continue;
+    }
+
+    const extra = sampleFromText(other, sample.atMs);
+    for (const [key, value] of Object.entries(extra.items)) {
+      sample.items[key] = (sample.items[key] ?? 0) + value;
+    }
+  }
+
+  if (live.length > 0) {
+    sample.cpuSeconds = live.reduce((sum, p) => sum + p.cpuSeconds, 0);
+    sample.rssBytes = live.reduce((sum, p) => sum + p.rssBytes, 0);
   }
 
   return sample;
+}
+
+/** GET a Prometheus endpoint on loopback; null on any failure. */
+function fetchText(url: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    const req = get(url, { timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        resolve(
+          res.statusCode === 200
+            ? Buffer.concat(chunks).toString('utf8')
+            : null,
+        );
+      });
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+  });
 }
 
 /** Counter increase between two samples, by key. */

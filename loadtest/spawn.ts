@@ -8,10 +8,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LoadtestError } from './loadtest-error.js';
 import type { RunTarget } from './run.js';
+import type { ChaosStep } from './scenario.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ROOMCAST_BIN = fileURLToPath(
@@ -51,14 +53,38 @@ function cleanEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Starts a service and waits for both of its ports. */
+/** A process of a started service that logged the port it bound. */
+interface Listener {
+  role: 'admin' | 'edge' | 'shard';
+  port: number;
+  pid: number;
+}
+
+const LISTENING: Record<string, Listener['role']> = {
+  'admin api listening': 'admin',
+  'admin listening': 'admin',
+  'edge listening': 'edge',
+  'shard listening': 'shard',
+};
+
+interface Started {
+  child: ChildProcess;
+  listeners: Listener[];
+  lines: string[];
+  exitedEarly: () => string | null;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts a service and waits until it has logged an admin port, `edges`
+ * edge ports and `shards` shard ports.
+ */
 async function start(
-  kind: SpawnKind,
   args: string[],
   env: NodeJS.ProcessEnv,
-  apiKey: string,
   label: string,
-): Promise<SpawnedService> {
+  expect: { edges: number; shards: number },
+): Promise<Started> {
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env,
@@ -71,9 +97,10 @@ async function start(
       lines.shift();
     }
   };
-  let adminPort = 0;
-  let edgePort = 0;
-  const ports = new Promise<void>((resolve, reject) => {
+  const listeners: Listener[] = [];
+  const count = (role: Listener['role']): number =>
+    listeners.filter((listener) => listener.role === role).length;
+  const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(
         new LoadtestError(
@@ -102,18 +129,26 @@ async function start(
           return;
         }
 
-        const { msg, port } = entry as { msg?: unknown; port?: unknown };
-        if (typeof port !== 'number') {
+        const { msg, port, pid } = entry as {
+          msg?: unknown;
+          port?: unknown;
+          pid?: unknown;
+        };
+        const role = typeof msg === 'string' ? LISTENING[msg] : undefined;
+        if (role === undefined || typeof port !== 'number') {
           return;
         }
 
-        if (msg === 'admin api listening') {
-          adminPort = port;
-        } else if (msg === 'edge listening') {
-          edgePort = port;
-        }
-
-        if (adminPort > 0 && edgePort > 0) {
+        listeners.push({
+          role,
+          port,
+          pid: typeof pid === 'number' ? pid : (child.pid ?? -1),
+        });
+        if (
+          count('admin') >= 1 &&
+          count('edge') >= expect.edges &&
+          count('shard') >= expect.shards
+        ) {
           clearTimeout(timer);
           resolve();
         }
@@ -125,7 +160,7 @@ async function start(
     );
   });
   try {
-    await ports;
+    await ready;
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
@@ -141,16 +176,9 @@ async function start(
     }
   });
   return {
-    kind,
-    pid: child.pid ?? -1,
-    target: {
-      label,
-      adminUrl: `http://127.0.0.1:${adminPort}`,
-      edgeUrl: `ws://127.0.0.1:${edgePort}/ws`,
-      apiKey,
-      ...(child.pid === undefined ? {} : { pid: child.pid }),
-    },
-    recentOutput: () => [...lines],
+    child,
+    listeners,
+    lines,
     exitedEarly: () => early,
     stop: async () => {
       stopping = true;
@@ -167,45 +195,241 @@ async function start(
   };
 }
 
-/** Starts `roomcast standalone` (or `cluster`) on loopback, ports 0. */
-export function spawnRoomcast(
-  kind: 'standalone' | 'cluster',
+function service(
+  kind: SpawnKind,
+  started: Started,
+  apiKey: string,
+  label: string,
+): SpawnedService {
+  const { child, listeners } = started;
+  const admin = listeners.find((listener) => listener.role === 'admin');
+  const edges = listeners.filter((listener) => listener.role === 'edge');
+  const edgeUrls = edges.map(
+    (listener) => `ws://127.0.0.1:${listener.port}/ws`,
+  );
+  return {
+    kind,
+    pid: child.pid ?? -1,
+    target: {
+      label,
+      adminUrl: `http://127.0.0.1:${admin?.port ?? 0}`,
+      edgeUrl: edgeUrls[0] ?? '',
+      edgeUrls,
+      apiKey,
+      pids: () => [
+        ...new Set([
+          ...(child.pid === undefined ? [] : [child.pid]),
+          ...listeners.map((listener) => listener.pid),
+        ]),
+      ],
+    },
+    recentOutput: () => [...started.lines],
+    exitedEarly: started.exitedEarly,
+    stop: started.stop,
+  };
+}
+
+/** Starts `roomcast standalone` on loopback, ports 0. */
+export async function spawnRoomcast(
+  kind: 'standalone',
   extraEnv: Record<string, string> = {},
 ): Promise<SpawnedService> {
   const apiKey = randomBytes(24).toString('hex');
-  return start(
-    kind,
+  const started = await start(
     [ROOMCAST_BIN, kind],
     {
-      ...cleanEnvironment(),
-      ROOMCAST_API_KEYS: `loadtest:${apiKey}`,
-      ROOMCAST_JWT_SECRET: randomBytes(32).toString('hex'),
-      ROOMCAST_HOST: '127.0.0.1',
+      ...credentials(apiKey),
       ROOMCAST_ADMIN_PORT: '0',
       ROOMCAST_EDGE_PORT: '0',
       ...extraEnv,
     },
-    apiKey,
     `roomcast ${kind}`,
+    { edges: 1, shards: 0 },
   );
+  return service(kind, started, apiKey, `roomcast ${kind}`);
+}
+
+function credentials(apiKey: string): NodeJS.ProcessEnv {
+  return {
+    ...cleanEnvironment(),
+    ROOMCAST_API_KEYS: `loadtest:${apiKey}`,
+    ROOMCAST_JWT_SECRET: randomBytes(32).toString('hex'),
+    ROOMCAST_HOST: '127.0.0.1',
+  };
+}
+
+/** A port the kernel says is free now (a race, but a short one). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A Redis of the run's own, so stopping it breaks nothing of anyone else's. */
+async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const lines: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(
+        new LoadtestError(
+          'LOADTEST_SPAWN_FAILED',
+          `redis-server did not start:\n${lines.join('\n')}`,
+        ),
+      );
+    }, START_TIMEOUT_MS);
+    child.once('error', (cause) => {
+      clearTimeout(timer);
+      reject(
+        new LoadtestError(
+          'LOADTEST_SPAWN_FAILED',
+          'redis-server could not be started (is it installed?)',
+          { cause },
+        ),
+      );
+    });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      reject(
+        new LoadtestError(
+          'LOADTEST_SPAWN_FAILED',
+          `redis-server exited:\n${lines.join('\n')}`,
+        ),
+      );
+    });
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on(
+      'line',
+      (line) => {
+        lines.push(line);
+        if (line.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+    );
+  });
+  return { port, child };
+}
+
+/**
+ * Starts `roomcast cluster --edges N --shards M` on loopback, ports 0, on a
+ * Redis of its own. Chaos steps act on its processes by pid: kill-edge and
+ * kill-shard send SIGKILL, drain-edge SIGTERM, stop-redis kills the Redis.
+ */
+export async function spawnCluster(shape: {
+  edges: number;
+  shards: number;
+}): Promise<SpawnedService> {
+  const redis = await startRedis();
+  const apiKey = randomBytes(24).toString('hex');
+  const label = `roomcast cluster (${shape.edges} edges, ${shape.shards} shards)`;
+  let started: Started;
+  try {
+    started = await start(
+      [
+        ROOMCAST_BIN,
+        'cluster',
+        '--edges',
+        String(shape.edges),
+        '--shards',
+        String(shape.shards),
+      ],
+      {
+        ...credentials(apiKey),
+        REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+        ROOMCAST_REDIS_PREFIX: `lt${randomBytes(4).toString('hex')}:`,
+        ROOMCAST_ADMIN_PORT: '0',
+        ROOMCAST_EDGE_PORT: '0',
+        ROOMCAST_SHARD_PORT: '0',
+      },
+      label,
+      shape,
+    );
+  } catch (error) {
+    redis.child.kill('SIGKILL');
+    throw error;
+  }
+
+  const spawned = service('cluster', started, apiKey, label);
+  const of = (role: Listener['role'], index: number): Listener => {
+    const listener = started.listeners.filter((l) => l.role === role)[index];
+    if (listener === undefined) {
+      throw new LoadtestError(
+        'LOADTEST_BAD_OPTION',
+        `the cluster has no ${role} ${index}`,
+      );
+    }
+
+    return listener;
+  };
+  spawned.target.metricsUrls = started.listeners
+    .filter((listener) => listener.role === 'shard')
+    .map((listener) => `http://127.0.0.1:${listener.port}/metrics`);
+  const basePids = spawned.target.pids ?? (() => []);
+  spawned.target.pids = () => [
+    ...basePids(),
+    ...(redis.child.pid === undefined ? [] : [redis.child.pid]),
+  ];
+  spawned.target.chaos = (step: ChaosStep): Promise<void> => {
+    switch (step.action) {
+      case 'kill-edge':
+        process.kill(of('edge', step.index).pid, 'SIGKILL');
+        break;
+      case 'drain-edge':
+        process.kill(of('edge', step.index).pid, 'SIGTERM');
+        break;
+      case 'kill-shard':
+        process.kill(of('shard', step.index).pid, 'SIGKILL');
+        break;
+      case 'stop-redis':
+        redis.child.kill('SIGKILL');
+        break;
+      default:
+        break;
+    }
+
+    return Promise.resolve();
+  };
+  const stopCluster = spawned.stop;
+  spawned.stop = async () => {
+    await stopCluster();
+    if (redis.child.exitCode === null && redis.child.signalCode === null) {
+      const exit = once(redis.child, 'exit');
+      redis.child.kill('SIGTERM');
+      await exit;
+    }
+  };
+  return spawned;
 }
 
 /** Starts a baseline (`uws` or `socketio`) on loopback, ports 0. */
 export async function spawnBaseline(
   kind: 'uws' | 'socketio',
 ): Promise<SpawnedService> {
-  const service = await start(
-    kind,
+  const label = `${kind} baseline`;
+  const started = await start(
     [LOADTEST_BIN, 'baseline', kind, '--admin-port', '0', '--edge-port', '0'],
     cleanEnvironment(),
-    'baseline-needs-no-key',
-    `${kind} baseline`,
+    label,
+    { edges: 1, shards: 0 },
   );
+  const spawned = service(kind, started, 'baseline-needs-no-key', label);
   if (kind === 'socketio') {
-    const edge = new URL(service.target.edgeUrl);
-    service.target.edgeUrl = `ws://${edge.host}/socket.io/?EIO=4&transport=websocket`;
-    service.target.protocol = 'socketio';
+    const edge = new URL(spawned.target.edgeUrl);
+    spawned.target.edgeUrl = `ws://${edge.host}/socket.io/?EIO=4&transport=websocket`;
+    spawned.target.edgeUrls = [spawned.target.edgeUrl];
+    spawned.target.protocol = 'socketio';
   }
 
-  return service;
+  return spawned;
 }

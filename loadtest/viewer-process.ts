@@ -67,7 +67,7 @@ class ViewerProcess implements ViewerEvents {
   readonly #rooms: RoomTrack[];
   readonly #viewers: Viewer[] = [];
   readonly #slow: Viewer[] = [];
-  readonly #edge: URL;
+  readonly #edges: URL[];
   /** Viewers that will not come back: failed, aborted, or told never to. */
   readonly #gone = new Set<Viewer>();
   /** Viewers whose connection the scenario aborted for good. */
@@ -96,7 +96,7 @@ class ViewerProcess implements ViewerEvents {
       apiKey: plan.apiKey,
       maxSockets: MAX_MINTS_IN_FLIGHT,
     });
-    this.#edge = new URL(plan.edgeUrl);
+    this.#edges = plan.edgeUrls.map((url) => new URL(url));
     this.#rooms = plan.rooms.map((room) => ({
       id: room.id,
       cache: new RoomFrameCache(),
@@ -419,12 +419,13 @@ class ViewerProcess implements ViewerEvents {
       .mintToken(viewer.room.id, user, `viewer ${index}`)
       .then(
         (token) => {
+          const edge = this.#edges[index % this.#edges.length] as URL;
           viewer.connect({
-            host: this.#edge.hostname,
-            port: Number(this.#edge.port || 80),
+            host: edge.hostname,
+            port: Number(edge.port || 80),
             path:
-              `${this.#edge.pathname}${this.#edge.search}` +
-              `${this.#edge.search === '' ? '?' : '&'}token=${encodeURIComponent(token)}`,
+              `${edge.pathname}${edge.search}` +
+              `${edge.search === '' ? '?' : '&'}token=${encodeURIComponent(token)}`,
             ...(addresses.length === 0
               ? {}
               : { localAddress: addresses[index % addresses.length] }),
