@@ -113,7 +113,7 @@ export class TestViewer {
     return this.waitFor(
       () => this.lastSeq >= seq || this.seqs.length >= seq,
       timeoutMs,
-      `seq ${seq} (at ${this.lastSeq}, ${this.seqs.length} items)`,
+      `seq ${seq} (at ${this.lastSeq}, ${this.seqs.length} items, closed: ${JSON.stringify(this.closed ?? null)})`,
     );
   }
 
