@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  errorCode,
   TEST_KEYS,
   startTestServer,
   type TestServer,
@@ -15,10 +16,6 @@ before(async () => {
 after(async () => {
   await server.close();
 });
-
-function errorCode(body: Record<string, unknown>): unknown {
-  return (body['error'] as { code?: unknown } | undefined)?.code;
-}
 
 test('admin api - rooms are created with a given or generated id and 409 on a duplicate', async () => {
   const named = await server.api('POST', '/v1/rooms', {

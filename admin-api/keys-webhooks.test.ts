@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { waitUntil } from '../harness/wait.js';
 import {
+  errorCode,
   TEST_KEYS,
   startTestServer,
   type TestServer,
@@ -19,10 +20,6 @@ before(async () => {
 after(async () => {
   await server.close();
 });
-
-function errorCode(body: Record<string, unknown>): unknown {
-  return (body['error'] as { code?: unknown } | undefined)?.code;
-}
 
 interface Received {
   id: string;

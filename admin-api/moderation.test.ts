@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitUntil } from '../harness/wait.js';
 import {
+  errorCode,
   RefusedError,
   TestViewer,
   encode,
@@ -23,10 +24,6 @@ after(async () => {
 
   await server.close();
 });
-
-function errorCode(body: Record<string, unknown>): unknown {
-  return (body['error'] as { code?: unknown } | undefined)?.code;
-}
 
 async function createRoom(id: string): Promise<void> {
   const created = await server.api('POST', '/v1/rooms', { id });

@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitUntil } from '../harness/wait.js';
 import {
+  errorCode,
   TEST_KEYS,
   TestViewer,
   startTestServer,
@@ -22,10 +23,6 @@ after(async () => {
 
   await server.close();
 });
-
-function errorCode(body: Record<string, unknown>): unknown {
-  return (body['error'] as { code?: unknown } | undefined)?.code;
-}
 
 async function createRoom(
   id: string,

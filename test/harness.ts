@@ -22,6 +22,11 @@ export function encode(value: unknown): Buffer {
   return packr.pack(value);
 }
 
+/** The stable `code` of an admin API error body, or undefined. */
+export function errorCode(body: Record<string, unknown>): unknown {
+  return (body['error'] as { code?: unknown } | undefined)?.code;
+}
+
 export type Frame = Record<string, unknown> & { t: string };
 
 export interface TestServer {
