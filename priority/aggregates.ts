@@ -147,10 +147,13 @@ export class Aggregates {
     }
   }
 
-  units(): { like: UnitAccounting; join: UnitAccounting } {
-    return {
-      like: { ...this.#likeUnits, pending: this.#likes.units },
-      join: { ...this.#joinUnits, pending: this.#joins.units },
-    };
+  /** Adds the like and join units to `into` without allocating. */
+  addUnitsTo(into: { like: UnitAccounting; join: UnitAccounting }): void {
+    into.like.received += this.#likeUnits.received;
+    into.like.emitted += this.#likeUnits.emitted;
+    into.like.pending += this.#likes.units;
+    into.join.received += this.#joinUnits.received;
+    into.join.emitted += this.#joinUnits.emitted;
+    into.join.pending += this.#joins.units;
   }
 }

@@ -27,6 +27,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { RoomEngine, type EngineInput } from './index.js';
+import { emptyAccounting } from './accounting.js';
 
 const INGEST_ROOMS = 100;
 const INGEST_PER_ROUND = 200_000;
@@ -277,6 +278,36 @@ function benchTick({ name, traffic, skipIdle }: TickRun): void {
       `CPU time ${cpuCost.toFixed(2)} ms, min ${Math.min(...tickCpuMs.slice(5)).toFixed(2)}); ` +
       `baseline copy ${baseline.toFixed(2)} ms; engine takes ` +
       `${(cost / baseline).toFixed(1)}x the baseline's time`,
+  );
+  benchScrape(name, engines);
+}
+
+/**
+ * What a metrics scrape costs the shard: summing every room's accounting,
+ * as RoomShard.totals() does with addAccountingTo, on the same event loop as the ticks.
+ */
+function benchScrape(name: string, engines: RoomEngine[]): void {
+  const scrapeMs: number[] = [];
+  let delivered = 0;
+  for (let round = 0; round < 15; round++) {
+    const start = performance.now();
+    const sum = emptyAccounting();
+    for (const engine of engines) {
+      engine.addAccountingTo(sum);
+    }
+
+    scrapeMs.push(performance.now() - start);
+    delivered += sum.total.delivered;
+  }
+
+  if (delivered === 0) {
+    throw new Error('scrape summed nothing');
+  }
+
+  print(
+    `scrape ${name}: ${median(scrapeMs.slice(5)).toFixed(2)} ms to sum the ` +
+      `accounting of ${engines.length.toLocaleString('en')} rooms ` +
+      `(worst ${max(scrapeMs.slice(5)).toFixed(2)} ms)`,
   );
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { BatchItem, ChatItem, Sender } from '../protocol/index.js';
+import { addAccounting, emptyAccounting } from './accounting.js';
 import { PriorityError, RoomEngine, type EngineInput } from './index.js';
 
 let nextId = 0;
@@ -52,6 +53,38 @@ describe('RoomEngine', () => {
       Array.from({ length: 50 }, (_, i) => i + 1),
     );
     assert.equal(engine.accounting().total.delivered, 50);
+  });
+
+  test('RoomEngine - addAccountingTo sums rooms into one total, pending included', () => {
+    const a = new RoomEngine({ lossyItemsPerSecond: 2 });
+    const b = new RoomEngine();
+    const alice = { id: 'alice', name: 'Alice' };
+    for (let i = 0; i < 30; i++) {
+      a.offer(chat(alice, `hi ${i}`));
+      b.offer({ type: 'like', ts: 1_000, from: alice, count: 3 });
+    }
+
+    a.offer(reliable('gift', 1));
+    a.tick(1_000);
+    b.offer(reliable('host', 1));
+    b.offer({ type: 'join', ts: 1_000, from: alice });
+
+    const expected = addAccounting(
+      addAccounting(emptyAccounting(), a.accounting()),
+      b.accounting(),
+    );
+    const sum = a.addAccountingTo(b.accounting());
+    assert.deepEqual(sum, expected);
+    assert.ok(sum.classes.chat.dropped.over_budget > 20);
+    assert.equal(sum.classes.host.pending, 1);
+    assert.equal(sum.classes.gift.delivered, 1);
+    assert.equal(sum.classes.join.pending, 1);
+    assert.deepEqual(sum.units.like, { received: 90, emitted: 0, pending: 90 });
+    const { received, delivered, merged, dropped, pending } = sum.total;
+    assert.equal(
+      received,
+      delivered + merged + dropped.over_budget + dropped.overflow + pending,
+    );
   });
 
   test('RoomEngine - rejects a seq that does not increase and changes nothing', () => {

@@ -26,7 +26,7 @@ import type { BatchItem, ChatItem, ReliableItem } from '../protocol/index.js';
 import {
   ACCOUNTING_CLASSES,
   ClassCounter,
-  emptyClassAccounting,
+  emptyAccounting,
   type AccountingClass,
   type RoomAccounting,
 } from './accounting.js';
@@ -401,41 +401,46 @@ export class RoomEngine {
 
   /** Cumulative counts since the engine was made; see RoomAccounting. */
   accounting(): RoomAccounting {
-    const pending: Record<AccountingClass, number> = {
-      host: 0,
-      gift: 0,
-      system: 0,
-      chat: this.#lossy.length - this.#lossy.customCount,
-      like: this.#aggregates.pendingLikes,
-      join: this.#aggregates.pendingJoins,
-      custom: this.#lossy.customCount,
-    };
+    return this.addAccountingTo(emptyAccounting());
+  }
+
+  /**
+   * Adds this room's accounting to `into` and returns it. Allocates nothing,
+   * so summing every room for a metrics scrape stays cheap (building an
+   * object per room made a scrape of 10,000 rooms cost more than a tick).
+   */
+  addAccountingTo(into: RoomAccounting): RoomAccounting {
+    let host = 0;
+    let gift = 0;
+    let system = 0;
+    let custom = this.#lossy.customCount;
     for (let i = 0; i < this.#reliable.length; i++) {
       const type = this.#reliable.value(i).type;
-      const name =
-        type === 'host' || type === 'gift' || type === 'system'
-          ? type
-          : 'custom';
-      pending[name]++;
+      if (type === 'host') {
+        host++;
+      } else if (type === 'gift') {
+        gift++;
+      } else if (type === 'system') {
+        system++;
+      } else {
+        custom++;
+      }
     }
 
-    const total = emptyClassAccounting();
-    const classes = {} as RoomAccounting['classes'];
-    for (const name of ACCOUNTING_CLASSES) {
-      const counts = this.#counters[name].snapshot(pending[name]);
-      classes[name] = counts;
-      total.received += counts.received;
-      total.delivered += counts.delivered;
-      total.merged += counts.merged;
-      total.dropped.over_budget += counts.dropped.over_budget;
-      total.dropped.overflow += counts.dropped.overflow;
-      total.pending += counts.pending;
-    }
-
-    return {
-      classes,
+    const { classes, total } = into;
+    const counters = this.#counters;
+    counters.host.addTo(classes.host, total, host);
+    counters.gift.addTo(classes.gift, total, gift);
+    counters.system.addTo(classes.system, total, system);
+    counters.chat.addTo(
+      classes.chat,
       total,
-      units: this.#aggregates.units(),
-    };
+      this.#lossy.length - this.#lossy.customCount,
+    );
+    counters.like.addTo(classes.like, total, this.#aggregates.pendingLikes);
+    counters.join.addTo(classes.join, total, this.#aggregates.pendingJoins);
+    counters.custom.addTo(classes.custom, total, custom);
+    this.#aggregates.addUnitsTo(into.units);
+    return into;
   }
 }

@@ -122,7 +122,7 @@ export class RoomShard {
   totals(): RoomAccounting {
     const sum = addAccounting(emptyAccounting(), this.#retired);
     for (const room of this.#rooms.values()) {
-      addAccounting(sum, room.engine.accounting());
+      room.engine.addAccountingTo(sum);
     }
 
     return sum;
@@ -562,7 +562,7 @@ export class RoomShard {
 
   async #forget(room: OwnedRoom): Promise<void> {
     this.#rooms.delete(room.key);
-    addAccounting(this.#retired, room.engine.accounting());
+    room.engine.addAccountingTo(this.#retired);
     room.stopFollowing();
     await this.#options.bus.unsubscribe(
       channels.roomIn(room.key),
