@@ -8,6 +8,10 @@
  * comes from TENANTS tenants with a key and a room each, each connection
  * keeping one tenant's key. autocannon runs in this process, beside the
  * server process: on a small machine it competes with the server for CPU.
+ *
+ * `BENCH_REDIS_URL=redis://...` measures the distributed admin role
+ * instead: `roomcast admin` appending to the Redis reliable log, with one
+ * `roomcast shard` consuming it, under a fresh key prefix.
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
@@ -33,13 +37,28 @@ const keys = Array.from(
   (_, index) =>
     [`bench${index}`, `k_${randomBytes(12).toString('hex')}`] as const,
 );
-const server = new RoomcastProcess([], {
+const redisUrl = process.env['BENCH_REDIS_URL'];
+const env: Record<string, string> = {
   ROOMCAST_HOST: '127.0.0.1',
   ROOMCAST_ADMIN_PORT: '0',
   ROOMCAST_EDGE_PORT: '0',
+  ROOMCAST_SHARD_PORT: '0',
   ROOMCAST_API_KEYS: keys.map(([tenant, key]) => `${tenant}:${key}`).join(','),
   ROOMCAST_JWT_SECRET: randomBytes(32).toString('hex'),
-});
+  ...(redisUrl === undefined
+    ? {}
+    : {
+        REDIS_URL: redisUrl,
+        ROOMCAST_REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}:`,
+      }),
+};
+// Started first so the admin role finds a live shard to own the rooms.
+const shard =
+  redisUrl === undefined ? undefined : new RoomcastProcess(['shard'], env);
+const server = new RoomcastProcess(
+  redisUrl === undefined ? [] : ['admin'],
+  env,
+);
 
 async function run(
   port: number,
@@ -76,7 +95,9 @@ async function run(
 }
 
 try {
-  const port = await server.listening('admin api');
+  const port = await server.listening(
+    redisUrl === undefined ? 'admin api' : 'admin',
+  );
   for (const [, key] of keys) {
     const created = await fetch(`http://127.0.0.1:${port}/v1/rooms`, {
       method: 'POST',
@@ -99,7 +120,8 @@ try {
   };
   const health: autocannon.Request = { method: 'GET', path: '/healthz' };
   process.stdout.write(
-    `${CONNECTIONS} connections over ${TENANTS} tenants' keys, ${DURATION_SECONDS} s per run\n`,
+    `${redisUrl === undefined ? 'standalone process' : 'admin role on Redis, one shard'}; ` +
+      `${CONNECTIONS} connections over ${TENANTS} tenants' keys, ${DURATION_SECONDS} s per run\n`,
   );
   for (const rate of RATES) {
     const baseline = await run(port, rate, health);
@@ -119,4 +141,5 @@ try {
   }
 } finally {
   await server.stop();
+  await shard?.stop();
 }
