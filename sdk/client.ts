@@ -19,7 +19,14 @@ import { Emitter, type Listener } from './emitter.js';
 import { RoomcastError } from './errors.js';
 import type { ClosedEvent, RoomcastEvents } from './events.js';
 import { decode, encode } from './msgpack.js';
-import { RateLimit } from './rate-limit.js';
+import type {
+  ClientState,
+  ConnectOptions,
+  TokenRefreshContext,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './options.js';
+import { Outbox } from './outbox.js';
 import {
   DEFAULT_BACKOFF,
   backoffDelayMs,
@@ -30,76 +37,9 @@ import {
 import { RecentIds, ReliableOrder } from './reliable-order.js';
 import { tokenExpired } from './token-claims.js';
 
-/** Longest chat text the edge accepts (protocol/codec.ts agrees, tested). */
-export const CHAT_TEXT_MAX_LENGTH = 500;
-/** Most likes one `like` frame carries. */
-export const LIKES_PER_FRAME_MAX = 100;
-/** Seconds of likes at the allowed rate that may wait to be sent. */
-const LIKES_QUEUE_SECONDS = 5;
 /** A token this close to expiry is refreshed before reconnecting with it. */
 const TOKEN_EXPIRY_MARGIN_MS = 5_000;
 const WEBSOCKET_OPEN = 1;
-
-// A method's parameter is checked both ways, so implementations whose event
-// types are richer (browsers', the `ws` package's) fit these slots.
-type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
-
-/** The part of the WHATWG WebSocket the client uses. */
-export interface WebSocketLike {
-  binaryType: string;
-  readonly readyState: number;
-  onopen: Handler<unknown> | null;
-  onmessage: Handler<{ data: unknown }> | null;
-  onerror: Handler<unknown> | null;
-  onclose: Handler<{ code: number; reason: string }> | null;
-  send(data: Uint8Array): void;
-  close(code?: number, reason?: string): void;
-}
-
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
-
-export interface TokenRefreshContext {
-  /** `expired`: the token's time is up; `rejected`: the edge refused it. */
-  reason: 'expired' | 'rejected';
-  /** The token that no longer works. */
-  token: string;
-}
-
-export interface ConnectOptions {
-  /** The edge's WebSocket URL, e.g. `wss://live.example.com/ws`. */
-  url: string;
-  /** A viewer token minted by the platform through the admin API. */
-  token: string;
-  /**
-   * The WebSocket implementation. Default: `globalThis.WebSocket` (browsers,
-   * Node 22+). On Node 20 pass the `ws` package's `WebSocket`.
-   */
-  WebSocket?: WebSocketConstructor;
-  /**
-   * Returns a fresh token when the current one expired or was refused.
-   * Without it, an expired token closes the client for good.
-   */
-  refreshToken?: (context: TokenRefreshContext) => string | Promise<string>;
-  /** Resume after this seq on the first connection (e.g. saved across page loads). */
-  resumeFrom?: number;
-  /**
-   * Backoff before the first welcome; afterwards the server's advice from
-   * the welcome frame is used. Default 500 ms base, 30 s cap.
-   */
-  backoff?: Partial<Backoff>;
-  /** Consecutive failed connections before giving up. Default: unlimited. */
-  maxReconnectAttempts?: number;
-  /** Acks are coalesced: at most one per this many ms. Default 1000. */
-  ackIntervalMs?: number;
-  /** A connection open this long resets the backoff. Default 10 000 ms. */
-  stableAfterMs?: number;
-  /** Source of jitter in [0, 1). Default Math.random. */
-  random?: () => number;
-  /** Milliseconds since the epoch. Default Date.now. */
-  clock?: () => number;
-}
-
-export type ClientState = 'connecting' | 'open' | 'waiting' | 'closed';
 
 interface Socket {
   ws: WebSocketLike;
@@ -139,14 +79,9 @@ export class RoomcastClient {
   #final: { reason: string; message: string | undefined } | undefined;
   #advisedAtMs: number | undefined;
   #userClosed = false;
-  #ackedSeq = 0;
-  #chatLimit: RateLimit | undefined;
-  #likeLimit: RateLimit | undefined;
-  #pendingLikes = 0;
+  #outbox: Outbox;
   #reconnectTimer: Timer | undefined;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
-  #ackTimer: Timer | undefined;
-  #likeTimer: Timer | undefined;
   #advisedTimer: Timer | undefined;
   #whenClosed: Promise<ClosedEvent>;
   #resolveClosed: (event: ClosedEvent) => void = () => undefined;
@@ -168,6 +103,11 @@ export class RoomcastClient {
     this.#clock = options.clock ?? Date.now;
     this.#token = options.token;
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.#outbox = new Outbox({
+      clock: this.#clock,
+      ackIntervalMs: options.ackIntervalMs ?? 1000,
+      deliveredSeq: () => this.#order.seq,
+    });
     if (options.resumeFrom !== undefined) {
       this.#order.start(options.resumeFrom);
     }
@@ -228,39 +168,7 @@ export class RoomcastClient {
    */
   chat(text: string): void {
     this.#assertOpen();
-    if (typeof text !== 'string' || text.trim() === '') {
-      throw new RoomcastError('invalid_argument', 'chat text is empty');
-    }
-
-    if (text.length > CHAT_TEXT_MAX_LENGTH) {
-      throw new RoomcastError(
-        'text_too_long',
-        `chat text is limited to ${CHAT_TEXT_MAX_LENGTH} characters`,
-      );
-    }
-
-    const socket = this.#socket;
-    if (socket?.welcome === undefined || this.#chatLimit === undefined) {
-      throw new RoomcastError('not_connected', 'the client is reconnecting');
-    }
-
-    const bytes = encode({ t: 'chat', text } satisfies ClientFrame);
-    if (bytes.byteLength > socket.welcome.limits.maxFrameBytes) {
-      throw new RoomcastError(
-        'frame_too_large',
-        `chat frames are limited to ${socket.welcome.limits.maxFrameBytes} bytes`,
-      );
-    }
-
-    if (!this.#chatLimit.take()) {
-      throw new RoomcastError(
-        'rate_limited',
-        `chat is limited to ${socket.welcome.limits.chatPerSecond} per second`,
-        { retryAfterMs: this.#chatLimit.msUntilToken() },
-      );
-    }
-
-    socket.ws.send(bytes);
+    this.#outbox.chat(text);
   }
 
   /**
@@ -271,25 +179,7 @@ export class RoomcastClient {
    */
   like(count = 1): void {
     this.#assertOpen();
-    if (!Number.isSafeInteger(count) || count < 1) {
-      throw new RoomcastError(
-        'invalid_argument',
-        'like count must be a positive integer',
-      );
-    }
-
-    const perSecond = this.#socket?.welcome?.limits.likesPerSecond ?? 1;
-    const maxPending = LIKES_PER_FRAME_MAX * perSecond * LIKES_QUEUE_SECONDS;
-    if (this.#pendingLikes + count > maxPending) {
-      throw new RoomcastError(
-        'rate_limited',
-        `at most ${maxPending} likes may wait to be sent`,
-        { retryAfterMs: 1000 },
-      );
-    }
-
-    this.#pendingLikes += count;
-    this.#flushLikes();
+    this.#outbox.like(count);
   }
 
   /** Closes for good; resolves once the final `closed` event was emitted. */
@@ -306,7 +196,7 @@ export class RoomcastClient {
           advice: 'never',
         });
       } else {
-        this.#sendAck();
+        this.#outbox.ackNow();
         this.#abandon(socket, 'client', 'never');
       }
     }
@@ -415,7 +305,6 @@ export class RoomcastClient {
     this.#socket = socket;
     this.#resuming = resumeFrom !== undefined;
     this.#replayed = 0;
-    this.#ackedSeq = 0;
     this.#final = undefined;
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
@@ -500,16 +389,6 @@ export class RoomcastClient {
       this.#backoff = { baseMs: backoff.baseMs, maxMs: backoff.maxMs };
     }
 
-    this.#chatLimit = new RateLimit(
-      limits.chatPerSecond,
-      Math.max(1, limits.chatPerSecond),
-      this.#clock,
-    );
-    this.#likeLimit = new RateLimit(
-      limits.likesPerSecond,
-      Math.max(1, limits.likesPerSecond),
-      this.#clock,
-    );
     if (!this.#resuming) {
       this.#order.start(welcome.seq);
     }
@@ -527,7 +406,11 @@ export class RoomcastClient {
     this.#pingTimer = setInterval(() => {
       this.#ping(socket, pingEveryMs);
     }, pingEveryMs);
-    this.#flushLikes();
+    this.#outbox.open(limits, (bytes) => {
+      if (socket.ws.readyState === WEBSOCKET_OPEN) {
+        socket.ws.send(bytes);
+      }
+    });
   }
 
   #ping(socket: Socket, pingEveryMs: number): void {
@@ -579,7 +462,7 @@ export class RoomcastClient {
       this.#send(socket, { t: 'resume', seq });
     }
 
-    this.#scheduleAck();
+    this.#outbox.scheduleAck();
   }
 
   #emitItem(item: BatchItem): void {
@@ -612,7 +495,7 @@ export class RoomcastClient {
           seq: this.#order.seq ?? 0,
           replayed: this.#replayed,
         });
-        this.#scheduleAck();
+        this.#outbox.scheduleAck();
         return;
       }
 
@@ -624,7 +507,7 @@ export class RoomcastClient {
         released.forEach((item) => {
           this.#emitItem(item);
         });
-        this.#scheduleAck();
+        this.#outbox.scheduleAck();
         return;
       }
     }
@@ -700,13 +583,10 @@ export class RoomcastClient {
   #afterClose(socket: Socket | undefined, info: CloseInfo): void {
     this.#socket = undefined;
     clearInterval(this.#pingTimer);
-    clearTimeout(this.#ackTimer);
-    clearTimeout(this.#likeTimer);
     clearTimeout(this.#advisedTimer);
     this.#pingTimer = undefined;
-    this.#ackTimer = undefined;
-    this.#likeTimer = undefined;
     this.#advisedTimer = undefined;
+    this.#outbox.close();
     if (
       socket?.welcome !== undefined &&
       this.#clock() - socket.openedAtMs >=
@@ -787,56 +667,6 @@ export class RoomcastClient {
   #send(socket: Socket, frame: ClientFrame): void {
     if (socket.ws.readyState === WEBSOCKET_OPEN) {
       socket.ws.send(encode(frame));
-    }
-  }
-
-  #scheduleAck(): void {
-    const seq = this.#order.seq;
-    if (this.#ackTimer !== undefined || seq === undefined) {
-      return;
-    }
-
-    if (seq > this.#ackedSeq) {
-      this.#ackTimer = setTimeout(() => {
-        this.#ackTimer = undefined;
-        this.#sendAck();
-      }, this.#options.ackIntervalMs ?? 1000);
-    }
-  }
-
-  #sendAck(): void {
-    const socket = this.#socket;
-    const seq = this.#order.seq;
-    if (socket?.welcome !== undefined && seq !== undefined) {
-      if (seq > this.#ackedSeq) {
-        this.#send(socket, { t: 'ack', seq });
-        this.#ackedSeq = seq;
-      }
-    }
-  }
-
-  #flushLikes(): void {
-    const socket = this.#socket;
-    const limit = this.#likeLimit;
-    if (
-      socket?.welcome === undefined ||
-      limit === undefined ||
-      this.#likeTimer !== undefined
-    ) {
-      return;
-    }
-
-    while (this.#pendingLikes > 0 && limit.take()) {
-      const count = Math.min(this.#pendingLikes, LIKES_PER_FRAME_MAX);
-      this.#send(socket, { t: 'like', count });
-      this.#pendingLikes -= count;
-    }
-
-    if (this.#pendingLikes > 0) {
-      this.#likeTimer = setTimeout(() => {
-        this.#likeTimer = undefined;
-        this.#flushLikes();
-      }, limit.msUntilToken());
     }
   }
 }

@@ -3,19 +3,15 @@
  * typed events. Runs in browsers (global WebSocket) and in Node (pass the
  * `ws` package's WebSocket). docs/sdk.md is the guide.
  */
-export {
-  connect,
-  RoomcastClient,
-  CHAT_TEXT_MAX_LENGTH,
-  LIKES_PER_FRAME_MAX,
-} from './client.js';
+export { connect, RoomcastClient } from './client.js';
+export { CHAT_TEXT_MAX_LENGTH, LIKES_PER_FRAME_MAX } from './outbox.js';
 export type {
   ClientState,
   ConnectOptions,
   TokenRefreshContext,
   WebSocketConstructor,
   WebSocketLike,
-} from './client.js';
+} from './options.js';
 export { RoomcastError } from './errors.js';
 export type { RoomcastErrorCode } from './errors.js';
 export type { Listener } from './emitter.js';
