@@ -43,7 +43,7 @@ import {
   withoutReliableUpTo,
 } from './delivery.js';
 import { LocalRoom, laneTopic } from './local-room.js';
-import { endWithError, serveOps } from './ops-routes.js';
+import { endWithError, serveOps, type MetricsSource } from './ops-routes.js';
 import { serveStaticFiles } from './static-files.js';
 import { TokenBucket } from './token-bucket.js';
 import { ViewerInput } from './viewer-input.js';
@@ -79,6 +79,8 @@ export interface EdgeOptions {
   clock?: () => number;
   /** Extra readiness condition (e.g. the bus is up). */
   ready?: () => boolean;
+  /** What `/metrics` serves; default: `registry`. An edge worker serves the whole edge's. */
+  metrics?: MetricsSource;
 }
 
 /** Every viewer's send buffer and token are checked once per this period. */
@@ -140,7 +142,16 @@ export class Edge {
       send: (ws, frame) => this.#sendDirect(ws, frame),
       close: (ws, name) => this.#closeViewer(ws, name),
     });
-    serveOps(this.#app, options.registry, () => this.ready);
+    const { registry } = options;
+    serveOps(
+      this.#app,
+      options.metrics ??
+        (async () => ({
+          contentType: registry.contentType,
+          text: await registry.metrics(),
+        })),
+      () => this.ready,
+    );
     serveStaticFiles(this.#app);
     this.#app.ws<Viewer>('/ws', {
       compression: uWS.DISABLED,

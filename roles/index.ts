@@ -6,3 +6,5 @@ export { startShard, startEdge, startAdmin } from './distributed.js';
 export type { RunningRole } from './distributed.js';
 export { startCluster, parseClusterArgs, shardPortBase } from './cluster.js';
 export type { ClusterShape, RunningCluster } from './cluster.js';
+export { startEdgeWorkers, parseEdgeArgs } from './edge-workers.js';
+export type { EdgeArgs } from './edge-workers.js';

@@ -106,6 +106,13 @@ export async function startStandalone(
   });
   const edgePort = await edge.listen(settings.host, settings.edgePort);
   logger.info({ port: edgePort }, 'edge listening');
+  if (settings.edgeWorkers > 1) {
+    // Its one shard and admin API share the process with the edge.
+    logger.warn(
+      { edgeWorkers: settings.edgeWorkers },
+      'standalone runs one process; ROOMCAST_EDGE_WORKERS applies to roomcast edge',
+    );
+  }
 
   const admin = buildAdminApi({
     settings,
