@@ -1,5 +1,5 @@
 export { startStandalone, createIds } from './standalone.js';
-export type { RunningStandalone } from './standalone.js';
+export type { RunningStandalone, EdgeHooks } from './standalone.js';
 export { resolveCredentials, developmentHint } from './dev-mode.js';
 export type { Credentials } from './dev-mode.js';
 export { startShard, startEdge, startAdmin } from './distributed.js';
