@@ -70,6 +70,8 @@ const LISTENING: Record<string, Listener['role']> = {
 interface Started {
   child: ChildProcess;
   listeners: Listener[];
+  /** Worker pids of an edge of several processes, by the edge primary's pid. */
+  edgeWorkers: Map<number, number[]>;
   lines: string[];
   exitedEarly: () => string | null;
   stop: () => Promise<void>;
@@ -98,6 +100,7 @@ async function start(
     }
   };
   const listeners: Listener[] = [];
+  const edgeWorkers = new Map<number, number[]>();
   const count = (role: Listener['role']): number =>
     listeners.filter((listener) => listener.role === role).length;
   const ready = new Promise<void>((resolve, reject) => {
@@ -129,11 +132,20 @@ async function start(
           return;
         }
 
-        const { msg, port, pid } = entry as {
+        const { msg, port, pid, workerPid } = entry as {
           msg?: unknown;
           port?: unknown;
           pid?: unknown;
+          workerPid?: unknown;
         };
+        if (
+          msg === 'edge worker started' &&
+          typeof pid === 'number' &&
+          typeof workerPid === 'number'
+        ) {
+          edgeWorkers.set(pid, [...(edgeWorkers.get(pid) ?? []), workerPid]);
+        }
+
         const role = typeof msg === 'string' ? LISTENING[msg] : undefined;
         if (role === undefined || typeof port !== 'number') {
           return;
@@ -178,6 +190,7 @@ async function start(
   return {
     child,
     listeners,
+    edgeWorkers,
     lines,
     exitedEarly: () => early,
     stop: async () => {
@@ -220,6 +233,7 @@ function service(
         ...new Set([
           ...(child.pid === undefined ? [] : [child.pid]),
           ...listeners.map((listener) => listener.pid),
+          ...[...started.edgeWorkers.values()].flat(),
         ]),
       ],
     },
@@ -329,6 +343,8 @@ async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
 export async function spawnCluster(shape: {
   edges: number;
   shards: number;
+  /** Worker processes per edge (`roomcast cluster --edge-workers`). */
+  edgeWorkers?: number;
 }): Promise<SpawnedService> {
   const redis = await startRedis();
   const apiKey = randomBytes(24).toString('hex');
@@ -343,6 +359,8 @@ export async function spawnCluster(shape: {
         String(shape.edges),
         '--shards',
         String(shape.shards),
+        '--edge-workers',
+        String(shape.edgeWorkers ?? 1),
       ],
       {
         ...credentials(apiKey),
@@ -382,9 +400,17 @@ export async function spawnCluster(shape: {
   ];
   spawned.target.chaos = (step: ChaosStep): Promise<void> => {
     switch (step.action) {
-      case 'kill-edge':
-        process.kill(of('edge', step.index).pid, 'SIGKILL');
+      case 'kill-edge': {
+        // An edge of several workers dies whole: primary and workers.
+        const { pid } = of('edge', step.index);
+        for (const worker of started.edgeWorkers.get(pid) ?? []) {
+          killIfAlive(worker);
+        }
+
+        process.kill(pid, 'SIGKILL');
         break;
+      }
+
       case 'drain-edge':
         process.kill(of('edge', step.index).pid, 'SIGTERM');
         break;
@@ -432,4 +458,13 @@ export async function spawnBaseline(
   }
 
   return spawned;
+}
+
+/** SIGKILL to a process that may have exited already (a restarted worker). */
+function killIfAlive(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
 }
