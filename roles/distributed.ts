@@ -157,7 +157,7 @@ export async function startEdge(
     logger.info({ port, edgeId: edge.edgeId }, 'edge listening');
   } else {
     link.announce(port, edge.edgeId);
-    logger.info({ port, edgeId: edge.edgeId, worker }, 'edge worker listening');
+    logger.info({ port, edgeId: edge.edgeId }, 'edge worker listening');
   }
 
   const leave = async () => {

@@ -92,7 +92,8 @@ export class PrimaryLink {
 
   #send(message: WorkerMessage): void {
     if (process.connected) {
-      process.send?.(message);
+      // A callback, so a channel closing meanwhile is not an 'error' event.
+      process.send?.(message, undefined, undefined, () => undefined);
     }
   }
 }

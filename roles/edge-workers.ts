@@ -138,6 +138,9 @@ export async function startEdgeWorkers(
     child.on('message', (message: WorkerMessage) => {
       onMessage(slot, child, message);
     });
+    child.on('error', (error) => {
+      logger.warn({ worker: slot.index, err: error }, 'edge worker ipc failed');
+    });
     child.once('exit', (code, signal) => {
       slot.listening = false;
       slot.child = undefined;
@@ -169,16 +172,15 @@ export async function startEdgeWorkers(
         collecting.get(message.id)?.(message.metrics);
         return;
       case 'scrape':
-        void scrape().then((answer) => {
-          if (child.connected) {
-            const reply: PrimaryMessage = {
-              t: 'scraped',
-              id: message.id,
-              ...answer,
-            };
-            child.send(reply);
-          }
-        });
+        // A worker left unanswered serves its own figures after a while.
+        scrape().then(
+          (answer) => {
+            send(child, { t: 'scraped', id: message.id, ...answer });
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, 'edge metrics could not be summed');
+          },
+        );
         return;
     }
   };
@@ -200,8 +202,7 @@ export async function startEdgeWorkers(
         collecting.delete(id);
         resolve(metrics);
       });
-      const request: PrimaryMessage = { t: 'collect', id };
-      child.send(request);
+      send(child, { t: 'collect', id });
     });
   };
 
@@ -293,6 +294,13 @@ export async function startEdgeWorkers(
     drain: (graceMs) => stop('SIGTERM', graceMs + STOP_MARGIN_MS),
     close: () => stop('SIGINT', STOP_MARGIN_MS),
   };
+}
+
+/** Sends unless the channel is closed; a send that fails meanwhile is dropped. */
+function send(child: ChildProcess, message: PrimaryMessage): void {
+  if (child.connected) {
+    child.send(message, () => undefined);
+  }
 }
 
 /**
