@@ -78,6 +78,11 @@ const chat = (text: string) =>
 const count = (viewers: number) =>
   ({ type: 'viewers', count: viewers }) as unknown as BatchItem;
 
+const likes = (count: number, total: number, names: string[]) =>
+  ({ type: 'likes', count, total, names }) as unknown as BatchItem;
+const joins = (count: number, names: string[]) =>
+  ({ type: 'joins', count, names }) as unknown as BatchItem;
+
 const itemsOf = (bytes: Buffer) =>
   (decodeValue(bytes) as { items: Record<string, unknown>[] }).items;
 
@@ -104,6 +109,18 @@ test('frame pacer - merged frames keep every reliable item in seq order and the 
   assert.equal(merged.maxSeq, 4);
   assert.equal(merged.viewers, 4);
   assert.equal(merged.lossyCount, 3);
+
+  const aggregates = itemsOf(
+    mergeFrames([
+      frame([likes(3, 10, ['a']), joins(2, ['x', 'y'])]),
+      frame([chat('c'), likes(4, 14, ['b', 'c']), joins(1, ['z'])]),
+    ]).full,
+  );
+  assert.deepEqual(aggregates, [
+    itemsOf(frame([chat('c')]).full)[0],
+    { type: 'likes', count: 7, total: 14, names: ['b', 'c'] },
+    { type: 'joins', count: 3, names: ['z', 'x'] },
+  ]);
 
   const reliableOnly = mergeFrames([frame([host(5)]), frame([host(6)])]);
   assert.equal(reliableOnly.reliableOnly, true);

@@ -103,9 +103,12 @@ interface DecodedBatch {
 
 /**
  * Several consecutive frames of one room as one: their items in arrival
- * order (so reliable items keep their seq order), with only the last
- * `viewers` count, since it replaces the ones before. Encoded once per room,
- * not per viewer.
+ * order (so reliable items keep their seq order). The aggregates stay one
+ * per frame, as the shard sends them: the `likes` items become one (counts
+ * added, the latest total and names), the `joins` items one (counts added,
+ * a sample of names no larger than the largest sent), and only the latest
+ * `viewers` count is kept, each where its last part was. Encoded once per
+ * room, not per viewer.
  */
 export function mergeFrames(frames: readonly ShardFrame[]): ShardFrame {
   const [first] = frames;
@@ -120,11 +123,7 @@ export function mergeFrames(frames: readonly ShardFrame[]): ShardFrame {
   const batches = frames.map(
     (frame) => decodeValue(frame.full) as DecodedBatch,
   );
-  const all = batches.flatMap((batch) => batch.items);
-  const lastCount = all.findLastIndex((item) => item.type === 'viewers');
-  const items = all.filter(
-    (item, index) => item.type !== 'viewers' || index === lastCount,
-  );
+  const items = mergeAggregates(batches.flatMap((batch) => batch.items));
   const reliable = items.filter((item) => 'seq' in item);
   const room = batches[0]?.room ?? '';
   const full = encodeFrame({ t: 'batch', room, items });
@@ -142,4 +141,45 @@ export function mergeFrames(frames: readonly ShardFrame[]): ShardFrame {
     reliableOnly,
     lossyCount: items.length - reliable.length,
   };
+}
+
+const AGGREGATES: ReadonlySet<string> = new Set(['likes', 'joins', 'viewers']);
+
+/** One item per aggregate type, placed where its last part was. */
+function mergeAggregates(all: BatchItem[]): BatchItem[] {
+  const merged = new Map<string, BatchItem>();
+  const last = new Map<string, number>();
+  for (const [index, item] of all.entries()) {
+    if (AGGREGATES.has(item.type)) {
+      merged.set(item.type, combine(merged.get(item.type), item));
+      last.set(item.type, index);
+    }
+  }
+
+  return all.flatMap((item, index) => {
+    if (!AGGREGATES.has(item.type)) {
+      return [item];
+    }
+
+    const whole = merged.get(item.type);
+    return last.get(item.type) === index && whole !== undefined ? [whole] : [];
+  });
+}
+
+function combine(before: BatchItem | undefined, next: BatchItem): BatchItem {
+  if (before === undefined || next.type === 'viewers') {
+    return next;
+  }
+
+  const earlier = before as { count: number; names?: string[] };
+  const later = next as { count: number; names?: string[] };
+  const combined = { ...next, count: earlier.count + later.count };
+  if (next.type === 'joins') {
+    const most = Math.max(earlier.names?.length ?? 0, later.names?.length ?? 0);
+    const names = new Set([...(later.names ?? []), ...(earlier.names ?? [])]);
+    return { ...combined, names: [...names].slice(0, most) } as BatchItem;
+  }
+
+  // likes: `total` and `names` are the latest already.
+  return combined as BatchItem;
 }

@@ -22,6 +22,8 @@ import { laneTopic, type LocalRoom } from './local-room.js';
 
 /** How often the share of viewers on the reliable lane is counted. */
 const SHEDDING_MEASURE_MS = 1000;
+/** Weight of the newest tick in the smoothed lag. */
+const LAG_SMOOTHING = 0.25;
 
 export class RoomFrames {
   readonly pacer: FramePacer;
@@ -31,6 +33,7 @@ export class RoomFrames {
   #clock: () => number;
   #tickMs: number;
   #lastTickMs: number | undefined;
+  #lagMs = 0;
   #sheddingShare = 0;
   #sheddingMeasuredMs = -Infinity;
 
@@ -155,8 +158,10 @@ export class RoomFrames {
   }
 
   /**
-   * How late this tick came (the event loop's lag as the edge feels it) and,
-   * once a second, the share of viewers on the reliable lane.
+   * How late the ticks come (the event loop's lag as the edge feels it),
+   * smoothed so that one pause (a GC, a burst of connects) does not slow
+   * every room down for seconds, and, once a second, the share of viewers
+   * on the reliable lane.
    */
   #measure(
     nowMs: number,
@@ -164,11 +169,12 @@ export class RoomFrames {
     sockets: number,
   ): EdgeLoad {
     const tickMs = this.#tickMs;
-    const lagMs =
+    const lateMs =
       this.#lastTickMs === undefined
         ? 0
         : Math.max(0, nowMs - this.#lastTickMs - tickMs);
     this.#lastTickMs = nowMs;
+    this.#lagMs += LAG_SMOOTHING * (lateMs - this.#lagMs);
     if (nowMs - this.#sheddingMeasuredMs >= SHEDDING_MEASURE_MS) {
       let shedding = 0;
       for (const room of rooms.values()) {
@@ -179,6 +185,6 @@ export class RoomFrames {
       this.#sheddingMeasuredMs = nowMs;
     }
 
-    return { lagMs, sheddingShare: this.#sheddingShare };
+    return { lagMs: this.#lagMs, sheddingShare: this.#sheddingShare };
   }
 }
