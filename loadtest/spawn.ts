@@ -378,6 +378,14 @@ export async function spawnCluster(shape: {
     throw error;
   }
 
+  try {
+    await allReady(started.listeners, label);
+  } catch (error) {
+    await started.stop();
+    redis.child.kill('SIGKILL');
+    throw error;
+  }
+
   const spawned = service('cluster', started, apiKey, label);
   const of = (role: Listener['role'], index: number): Listener => {
     const listener = started.listeners.filter((l) => l.role === role)[index];
@@ -458,6 +466,38 @@ export async function spawnBaseline(
   }
 
   return spawned;
+}
+
+/**
+ * Waits until every process answers `/readyz` with 200: a distributed role
+ * logs its port before its Redis connection is up, and answers 503 until it
+ * is.
+ */
+async function allReady(listeners: Listener[], label: string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (const { port } of listeners) {
+    for (;;) {
+      const status = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        async (response) => {
+          await response.arrayBuffer();
+          return response.status;
+        },
+        () => 0,
+      );
+      if (status === 200) {
+        break;
+      }
+
+      if (Date.now() > deadline) {
+        throw new LoadtestError(
+          'LOADTEST_SPAWN_FAILED',
+          `${label}: port ${port} not ready within ${START_TIMEOUT_MS} ms`,
+        );
+      }
+
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
 
 /** SIGKILL to a process that may have exited already (a restarted worker). */
