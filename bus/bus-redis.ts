@@ -76,6 +76,8 @@ export class RedisBus implements Bus {
     const ready = gauge(options.registry, {
       name: 'roomcast_bus_ready',
       help: '1 while the bus can publish and receive, 0 while Redis is unreachable.',
+      // Summed over an edge's workers it would count them; 0 when any is cut off.
+      aggregator: 'min',
       collect: () => {
         ready.set(this.ready ? 1 : 0);
       },

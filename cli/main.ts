@@ -10,9 +10,11 @@ import { RedisConfigError } from '../redis/index.js';
 import {
   developmentHint,
   parseClusterArgs,
+  parseEdgeArgs,
   startAdmin,
   startCluster,
   startEdge,
+  startEdgeWorkers,
   startShard,
   startStandalone,
 } from '../roles/index.js';
@@ -20,13 +22,16 @@ import { watch } from './watch.js';
 
 const ROLES = ['standalone', 'edge', 'shard', 'admin', 'cluster'] as const;
 const USAGE = `usage: roomcast [${ROLES.join('|')}]
-       roomcast cluster [--edges N] [--shards M]
+       roomcast edge [--workers N]
+       roomcast cluster [--edges N] [--shards M] [--edge-workers N]
        roomcast watch ws://HOST:8081/ws?token=TOKEN
 
 Starts roomcast. With no role, runs standalone: admin API, edge and one room
 shard in one process. edge, shard and admin run one role of a distributed
-fleet that meets on Redis (REDIS_URL or REDIS_CLUSTER_NODES); cluster starts
-the admin API, M shards and N edges as local processes. Configuration is by
+fleet that meets on Redis (REDIS_URL or REDIS_CLUSTER_NODES); edge --workers
+N runs that edge as N processes sharing its port (ROOMCAST_EDGE_WORKERS);
+cluster starts the admin API, M shards and N edges as local processes.
+Standalone is always one process. Configuration is by
 environment variable; see README.md. \`watch\` connects as a viewer and
 prints every frame as a JSON line.`;
 
@@ -35,6 +40,8 @@ interface Started {
   drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
   hint?: string;
+  /** An edge worker: resolves when its primary is gone, which stops it like SIGTERM. */
+  stopped?: Promise<void>;
 }
 
 async function startRole(
@@ -44,8 +51,17 @@ async function startRole(
   logger: Logger,
 ): Promise<Started> {
   switch (role) {
-    case 'edge':
-      return startEdge(settings, logger);
+    case 'edge': {
+      const { worker, workers = settings.edgeWorkers } = parseEdgeArgs(args);
+      if (worker !== undefined) {
+        return startEdge(settings, logger.child({ worker }), worker);
+      }
+
+      return workers > 1
+        ? startEdgeWorkers(settings, workers, logger)
+        : startEdge(settings, logger);
+    }
+
     case 'shard':
       return startShard(settings, logger);
     case 'admin':
@@ -124,10 +140,15 @@ async function main(argv: string[]): Promise<number> {
   }
 
   // SIGTERM (Kubernetes, systemd) drains viewers over the grace period;
-  // SIGINT (Ctrl-C) stops at once.
+  // SIGINT (Ctrl-C) stops at once. An edge worker gets a signal twice when
+  // it is sent to the process group (its primary forwards it too), so it
+  // keeps its handlers: the second must not kill it mid-drain.
+  const stopped = running.stopped;
   const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    const on = stopped === undefined ? 'once' : 'on';
+    process[on]('SIGTERM', () => resolve('SIGTERM'));
+    process[on]('SIGINT', () => resolve('SIGINT'));
+    void stopped?.then(() => resolve('SIGTERM'));
   });
   logger.info({ signal }, 'shutting down');
   if (signal === 'SIGTERM') {

@@ -46,6 +46,11 @@ export const SETTINGS = {
     port(8081),
     'Edge WebSocket port (`/ws`); 0 picks a free one and logs it.',
   ),
+  edgeWorkers: setting(
+    'ROOMCAST_EDGE_WORKERS',
+    positive(1, 64),
+    '`roomcast edge`: worker processes sharing the edge port (SO_REUSEPORT), each its own edge; the primary restarts them and sums their `/metrics`. Standalone stays one process.',
+  ),
   shardPort: setting(
     'ROOMCAST_SHARD_PORT',
     port(8082),

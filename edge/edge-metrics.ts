@@ -13,6 +13,8 @@ export class EdgeMetrics {
   readonly resumes;
   readonly sendBufferBytes;
   readonly laneChanges;
+  readonly frameInterval;
+  readonly coalescedFrames;
 
   constructor(registry: Registry) {
     this.connections = gauge(registry, {
@@ -62,6 +64,16 @@ export class EdgeMetrics {
       name: 'roomcast_edge_lane_changes_total',
       help: 'Viewers moved between lanes, by the lane they moved to.',
       labelNames: ['lane'],
+    });
+    this.frameInterval = gauge(registry, {
+      name: 'roomcast_edge_frame_interval_seconds',
+      help: 'How often the edge sends each room a frame: the shard tick, or longer while the edge is under load.',
+      // An edge of several workers reports its slowest.
+      aggregator: 'max',
+    });
+    this.coalescedFrames = counter(registry, {
+      name: 'roomcast_edge_coalesced_frames_total',
+      help: 'Shard frames merged into the frame before them while the edge paced its frames.',
     });
     this.sendBufferBytes = histogram(registry, {
       name: 'roomcast_edge_send_buffer_bytes',

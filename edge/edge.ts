@@ -37,13 +37,11 @@ import { decodeOutbound, encodeEnvelope } from '../room-shard/index.js';
 import type { ViewerTokens } from '../tokens/index.js';
 import { EdgeMetrics } from './edge-metrics.js';
 import { Admission, type AdmissionRequest, type Refusal } from './admission.js';
-import {
-  ViewerDelivery,
-  lowestReliableSeq,
-  withoutReliableUpTo,
-} from './delivery.js';
+import { ViewerDelivery } from './delivery.js';
 import { LocalRoom, laneTopic } from './local-room.js';
-import { endWithError, serveOps } from './ops-routes.js';
+import type { EdgeLoad } from './frame-pacer.js';
+import { RoomFrames } from './room-frames.js';
+import { endWithError, serveOps, type MetricsSource } from './ops-routes.js';
 import { serveStaticFiles } from './static-files.js';
 import { TokenBucket } from './token-bucket.js';
 import { ViewerInput } from './viewer-input.js';
@@ -79,6 +77,10 @@ export interface EdgeOptions {
   clock?: () => number;
   /** Extra readiness condition (e.g. the bus is up). */
   ready?: () => boolean;
+  /** What `/metrics` serves; default: `registry`. An edge worker serves the whole edge's. */
+  metrics?: MetricsSource;
+  /** The edge's load as the frame pacer sees it; default: measured each tick. */
+  load?: () => EdgeLoad;
 }
 
 /** Every viewer's send buffer and token are checked once per this period. */
@@ -115,6 +117,7 @@ export class Edge {
   #closing = false;
   /** When the edge last closed a viewer; close() lingers after it. */
   #lastClosedMs = -Infinity;
+  #frames: RoomFrames;
 
   constructor(options: EdgeOptions) {
     this.#options = options;
@@ -130,6 +133,13 @@ export class Edge {
     });
     this.#app = uWS.App();
     this.#delivery = new ViewerDelivery(this.#metrics);
+    this.#frames = new RoomFrames({
+      app: this.#app,
+      metrics: this.#metrics,
+      delivery: this.#delivery,
+      clock: this.#clock,
+      tickMs: options.settings.tickMs,
+    });
     this.#input = new ViewerInput({
       delivery: this.#delivery,
       settings: options.settings,
@@ -140,7 +150,16 @@ export class Edge {
       send: (ws, frame) => this.#sendDirect(ws, frame),
       close: (ws, name) => this.#closeViewer(ws, name),
     });
-    serveOps(this.#app, options.registry, () => this.ready);
+    const { registry } = options;
+    serveOps(
+      this.#app,
+      options.metrics ??
+        (async () => ({
+          contentType: registry.contentType,
+          text: await registry.metrics(),
+        })),
+      () => this.ready,
+    );
     serveStaticFiles(this.#app);
     this.#app.ws<Viewer>('/ws', {
       compression: uWS.DISABLED,
@@ -203,6 +222,12 @@ export class Edge {
   tick(): void {
     const { bus } = this.#options;
     const nowMs = this.#clock();
+    this.#frames.tick(
+      nowMs,
+      this.#rooms,
+      this.#sockets.size,
+      this.#options.load?.(),
+    );
     for (const room of this.#rooms.values()) {
       const pending = room.takePending(nowMs);
       const inbound = channels.roomIn(room.key);
@@ -340,6 +365,10 @@ export class Edge {
     if (this.#listenSocket !== undefined) {
       uWS.us_listen_socket_close(this.#listenSocket);
       this.#listenSocket = undefined;
+    }
+
+    for (const room of this.#rooms.values()) {
+      this.#frames.flush(room);
     }
 
     for (const ws of [...this.#sockets]) {
@@ -644,59 +673,21 @@ export class Edge {
       return;
     }
 
+    if (envelope[0] !== 'frame') {
+      // Whatever the shard sends next comes after the frames held so far.
+      this.#frames.flush(room);
+    }
+
     switch (envelope[0]) {
       case 'frame': {
-        const [, maxSeq, viewers, sentFull, sentReliable, lossyCount] =
-          envelope;
-        let full: Buffer | null = sentFull;
-        let reliableOnly: Buffer | true | null = sentReliable;
-        if (room.staleUpTo > 0 && maxSeq > 0) {
-          // Only the first frames after this edge took up the room pass here.
-          const lowest = lowestReliableSeq(full);
-          if (lowest !== undefined && lowest <= room.staleUpTo) {
-            full = withoutReliableUpTo(full, room.staleUpTo);
-            reliableOnly =
-              reliableOnly === null || reliableOnly === true
-                ? reliableOnly
-                : withoutReliableUpTo(reliableOnly, room.staleUpTo);
-          }
-
-          if (maxSeq > room.staleUpTo) {
-            room.staleUpTo = 0;
-          }
-
-          if (full === null) {
-            return;
-          }
-        }
-
-        room.viewers = viewers;
-        room.lastForwardedSeq = Math.max(room.lastForwardedSeq, maxSeq);
-        this.#app.publish(laneTopic('full', room.key), full, true);
-        this.#metrics.framesSent.inc({ lane: 'full' });
-        this.#metrics.bytesSent.inc({ lane: 'full' }, full.byteLength);
-        if (reliableOnly !== null) {
-          const bytes = reliableOnly === true ? full : reliableOnly;
-          this.#app.publish(laneTopic('reliable', room.key), bytes, true);
-          this.#metrics.framesSent.inc({ lane: 'reliable' });
-          this.#metrics.bytesSent.inc({ lane: 'reliable' }, bytes.byteLength);
-        }
-
-        this.#delivery.onFrame(room, {
+        const [, maxSeq, viewers, full, reliableOnly, lossyCount] = envelope;
+        this.#frames.receive(room, {
           maxSeq,
+          viewers,
           full,
-          reliableOnly: reliableOnly === true ? full : reliableOnly,
+          reliableOnly,
+          lossyCount,
         });
-        const shedding = this.#app.numSubscribers(
-          laneTopic('reliable', room.key),
-        );
-        if (lossyCount > 0 && shedding > 0) {
-          this.#metrics.droppedItems.inc(
-            { reason: 'slow_viewer' },
-            lossyCount * shedding,
-          );
-        }
-
         return;
       }
 

@@ -10,6 +10,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import type { EngineInput } from '../priority/index.js';
 import type { Sender } from '../protocol/index.js';
 import type { MemberJoin } from '../room-shard/index.js';
+import type { ShardFrame } from './frame-pacer.js';
 import type { Viewer } from './viewer.js';
 
 /** Names of the two uWS topics of a room. */
@@ -31,6 +32,10 @@ export class LocalRoom {
    * reliable items up to it, which every viewer here already counts as had.
    */
   staleUpTo = 0;
+  /** Frames from the shard not forwarded yet: the edge is pacing (frame-pacer.ts). */
+  heldFrames: ShardFrame[] = [];
+  /** When the edge last forwarded a frame of this room. */
+  lastFrameMs = -Infinity;
   /** The last viewer count the shard reported. */
   viewers = 0;
   /** The backpressure share last reported to the shard, and when. */

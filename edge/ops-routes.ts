@@ -3,11 +3,16 @@
  * the same operational paths as every other roomcast port.
  */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import type { Registry } from '../metrics/index.js';
+
+/** What `/metrics` answers: the process's registry, or a whole edge's figures. */
+export type MetricsSource = () => Promise<{
+  contentType: string;
+  text: string;
+}>;
 
 export function serveOps(
   app: TemplatedApp,
-  registry: Registry,
+  metrics: MetricsSource,
   ready: () => boolean,
 ): void {
   app.get('/healthz', (res) => {
@@ -25,10 +30,10 @@ export function serveOps(
     res.onAborted(() => {
       aborted = true;
     });
-    void registry.metrics().then((text) => {
+    void metrics().then(({ contentType, text }) => {
       if (!aborted) {
         res.cork(() => {
-          res.writeHeader('content-type', registry.contentType).end(text);
+          res.writeHeader('content-type', contentType).end(text);
         });
       }
     });

@@ -4,21 +4,10 @@ import type { Socket } from 'node:net';
 import type { Settings } from '../config/index.js';
 import {
   TestViewer,
+  metric,
   startTestServer,
   type TestServer,
 } from '../test/harness.js';
-
-async function metric(server: TestServer, name: string): Promise<number> {
-  const text = await (await fetch(`${server.adminUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(name)) {
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-
-  return sum;
-}
 
 function reliableSeqs(viewer: TestViewer): number[] {
   return viewer

@@ -43,8 +43,9 @@ export class Fleet {
     };
   }
 
-  start(role: string): RoomcastProcess {
-    const started = new RoomcastProcess([role], this.env);
+  /** Starts `roomcast <role> [args]`; stopped and cleaned up by {@link stop}. */
+  start(role: string, args: string[] = []): RoomcastProcess {
+    const started = new RoomcastProcess([role, ...args], this.env);
     this.processes.push(started);
     return started;
   }

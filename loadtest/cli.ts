@@ -54,6 +54,7 @@ target (one of):
   --spawn standalone|cluster  start roomcast on free loopback ports for the run
   --edges N --shards M        cluster shape (default one edge per 18,000
                               viewers, 2 shards), on a Redis of its own
+  --edge-workers N            processes per spawned edge (default 1)
   --admin URL                 admin API (default http://127.0.0.1:8080)
   --edge URL                  edge WebSocket (default ws://127.0.0.1:8081/ws)
   --api-key KEY               admin API key (default: $LOADTEST_API_KEY)
@@ -103,6 +104,7 @@ function stringOption(values: Values, name: string): string | undefined {
 const TARGET_OPTIONS = {
   spawn: { type: 'string' },
   edges: { type: 'string' },
+  'edge-workers': { type: 'string' },
   shards: { type: 'string' },
   admin: { type: 'string' },
   edge: { type: 'string' },
@@ -187,6 +189,7 @@ async function resolveTarget(
               ),
             ),
             shards: numberOption(values, 'shards', 2),
+            edgeWorkers: Math.max(1, numberOption(values, 'edge-workers', 1)),
           });
     return { target: spawned.target, spawned };
   }

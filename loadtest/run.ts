@@ -63,7 +63,7 @@ export interface RunOptions {
   firstSourceAddress?: string;
   /** Bound on waiting for the viewers to catch up; default from the scenario. */
   drainTimeoutMs?: number;
-  /** Quiet time after catching up, for lossy items in flight; default 500 ms. */
+  /** Quiet time after catching up, for lossy items in flight; default {@link GRACE_MS}. */
   graceMs?: number;
   /** Timeline interval; default 1,000 ms. */
   intervalMs?: number;
@@ -373,7 +373,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     const drain = await fleet.drain(
       finalSeqs,
       options.drainTimeoutMs ?? scenario.drainTimeoutSeconds * 1000,
-      options.graceMs ?? 500,
+      options.graceMs ?? GRACE_MS,
     );
     const last = await scrapeService(
       admin,
@@ -419,6 +419,13 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     admin.close();
   }
 }
+
+/**
+ * Quiet time after the last reliable item, for lossy items still on their
+ * way: half a second on the wire, plus the longest time an edge under load
+ * holds a room's frames (8 ticks of 100 ms, see docs/edge.md).
+ */
+const GRACE_MS = 500 + 800;
 
 /** How long a run waits for the service to emit the lossy items it holds. */
 const LOSSY_SETTLE_TIMEOUT_MS = 10_000;

@@ -70,6 +70,8 @@ const LISTENING: Record<string, Listener['role']> = {
 interface Started {
   child: ChildProcess;
   listeners: Listener[];
+  /** Worker pids of an edge of several processes, by the edge primary's pid. */
+  edgeWorkers: Map<number, number[]>;
   lines: string[];
   exitedEarly: () => string | null;
   stop: () => Promise<void>;
@@ -98,6 +100,7 @@ async function start(
     }
   };
   const listeners: Listener[] = [];
+  const edgeWorkers = new Map<number, number[]>();
   const count = (role: Listener['role']): number =>
     listeners.filter((listener) => listener.role === role).length;
   const ready = new Promise<void>((resolve, reject) => {
@@ -129,11 +132,20 @@ async function start(
           return;
         }
 
-        const { msg, port, pid } = entry as {
+        const { msg, port, pid, workerPid } = entry as {
           msg?: unknown;
           port?: unknown;
           pid?: unknown;
+          workerPid?: unknown;
         };
+        if (
+          msg === 'edge worker started' &&
+          typeof pid === 'number' &&
+          typeof workerPid === 'number'
+        ) {
+          edgeWorkers.set(pid, [...(edgeWorkers.get(pid) ?? []), workerPid]);
+        }
+
         const role = typeof msg === 'string' ? LISTENING[msg] : undefined;
         if (role === undefined || typeof port !== 'number') {
           return;
@@ -178,6 +190,7 @@ async function start(
   return {
     child,
     listeners,
+    edgeWorkers,
     lines,
     exitedEarly: () => early,
     stop: async () => {
@@ -220,6 +233,7 @@ function service(
         ...new Set([
           ...(child.pid === undefined ? [] : [child.pid]),
           ...listeners.map((listener) => listener.pid),
+          ...[...started.edgeWorkers.values()].flat(),
         ]),
       ],
     },
@@ -329,6 +343,8 @@ async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
 export async function spawnCluster(shape: {
   edges: number;
   shards: number;
+  /** Worker processes per edge (`roomcast cluster --edge-workers`). */
+  edgeWorkers?: number;
 }): Promise<SpawnedService> {
   const redis = await startRedis();
   const apiKey = randomBytes(24).toString('hex');
@@ -343,6 +359,8 @@ export async function spawnCluster(shape: {
         String(shape.edges),
         '--shards',
         String(shape.shards),
+        '--edge-workers',
+        String(shape.edgeWorkers ?? 1),
       ],
       {
         ...credentials(apiKey),
@@ -356,6 +374,14 @@ export async function spawnCluster(shape: {
       shape,
     );
   } catch (error) {
+    redis.child.kill('SIGKILL');
+    throw error;
+  }
+
+  try {
+    await allReady(started.listeners, label);
+  } catch (error) {
+    await started.stop();
     redis.child.kill('SIGKILL');
     throw error;
   }
@@ -382,9 +408,17 @@ export async function spawnCluster(shape: {
   ];
   spawned.target.chaos = (step: ChaosStep): Promise<void> => {
     switch (step.action) {
-      case 'kill-edge':
-        process.kill(of('edge', step.index).pid, 'SIGKILL');
+      case 'kill-edge': {
+        // An edge of several workers dies whole: primary and workers.
+        const { pid } = of('edge', step.index);
+        for (const worker of started.edgeWorkers.get(pid) ?? []) {
+          killIfAlive(worker);
+        }
+
+        process.kill(pid, 'SIGKILL');
         break;
+      }
+
       case 'drain-edge':
         process.kill(of('edge', step.index).pid, 'SIGTERM');
         break;
@@ -432,4 +466,45 @@ export async function spawnBaseline(
   }
 
   return spawned;
+}
+
+/**
+ * Waits until every process answers `/readyz` with 200: a distributed role
+ * logs its port before its Redis connection is up, and answers 503 until it
+ * is.
+ */
+async function allReady(listeners: Listener[], label: string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (const { port } of listeners) {
+    for (;;) {
+      const status = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        async (response) => {
+          await response.arrayBuffer();
+          return response.status;
+        },
+        () => 0,
+      );
+      if (status === 200) {
+        break;
+      }
+
+      if (Date.now() > deadline) {
+        throw new LoadtestError(
+          'LOADTEST_SPAWN_FAILED',
+          `${label}: port ${port} not ready within ${START_TIMEOUT_MS} ms`,
+        );
+      }
+
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** SIGKILL to a process that may have exited already (a restarted worker). */
+function killIfAlive(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
 }

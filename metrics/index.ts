@@ -8,3 +8,5 @@ export {
   Histogram,
   Registry,
 } from './registry.js';
+export { aggregateSnapshots, snapshotValue } from './aggregate.js';
+export type { RegistrySnapshot } from './aggregate.js';

@@ -1,10 +1,10 @@
 /**
- * `roomcast cluster --edges N --shards M`: the distributed topology as local
- * processes, for demos and load tests. It starts the admin API, M shards and
- * N edges (edges on consecutive ports from ROOMCAST_EDGE_PORT, shards from
- * ROOMCAST_SHARD_PORT; 0 lets each pick), gives them one set of credentials
- * (generated when none are set), forwards their logs, and stops them all on
- * SIGTERM. A child that dies is reported, not restarted: a test or operator
+ * `roomcast cluster --edges N --shards M [--edge-workers W]`: the distributed
+ * topology as local processes, for demos and load tests. It starts the admin
+ * API, M shards and N edges of W worker processes each (edges on consecutive
+ * ports from ROOMCAST_EDGE_PORT, shards from ROOMCAST_SHARD_PORT; 0 lets each
+ * pick), gives them one set of credentials (generated when none are set),
+ * forwards their logs, and stops them all on SIGTERM. A child that dies is reported, not restarted: a test or operator
  * decides what a dead process means.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,29 +13,39 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, type Settings } from '../config/index.js';
 import type { RunningRole } from './distributed.js';
+import { MAX_EDGE_WORKERS } from './edge-workers.js';
 
 export interface ClusterShape {
   edges: number;
   shards: number;
+  /** Worker processes per edge (`--edge-workers`); default ROOMCAST_EDGE_WORKERS. */
+  edgeWorkers?: number;
 }
 
 /** Most processes of one role `roomcast cluster` starts. */
 const MAX_PER_ROLE = 64;
+const FLAGS: Partial<Record<string, keyof ClusterShape>> = {
+  '--edges': 'edges',
+  '--shards': 'shards',
+  '--edge-workers': 'edgeWorkers',
+};
 
 export function parseClusterArgs(args: string[]): ClusterShape {
   const shape: ClusterShape = { edges: 1, shards: 1 };
   for (let index = 0; index < args.length; index += 2) {
     const flag = args[index];
     const value = Number(args[index + 1]);
-    if (flag !== '--edges' && flag !== '--shards') {
+    const field = FLAGS[flag ?? ''];
+    if (field === undefined) {
       throw new ConfigError(`unknown cluster option ${JSON.stringify(flag)}`);
     }
 
-    if (!Number.isInteger(value) || value < 1 || value > MAX_PER_ROLE) {
-      throw new ConfigError(`${flag} takes a number from 1 to ${MAX_PER_ROLE}`);
+    const most = field === 'edgeWorkers' ? MAX_EDGE_WORKERS : MAX_PER_ROLE;
+    if (!Number.isInteger(value) || value < 1 || value > most) {
+      throw new ConfigError(`${flag} takes a number from 1 to ${most}`);
     }
 
-    shape[flag === '--edges' ? 'edges' : 'shards'] = value;
+    shape[field] = value;
   }
 
   return shape;
@@ -102,7 +112,10 @@ export async function startCluster(
   }
 
   for (let index = 0; index < shape.edges; index++) {
-    start('edge', { ROOMCAST_EDGE_PORT: from(settings.edgePort, index) });
+    start('edge', {
+      ROOMCAST_EDGE_PORT: from(settings.edgePort, index),
+      ROOMCAST_EDGE_WORKERS: String(shape.edgeWorkers ?? settings.edgeWorkers),
+    });
   }
 
   return {

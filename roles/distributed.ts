@@ -20,6 +20,7 @@ import { Restrictions } from '../moderation/index.js';
 import { openAdminStores, redisKvStore } from './admin-stores.js';
 import { openRedisStack, requireSharedCredentials } from './redis-stack.js';
 import { startOpsServer } from './ops-server.js';
+import { PrimaryLink } from './edge-worker-link.js';
 import { createIds } from './standalone.js';
 
 export interface RunningRole {
@@ -101,12 +102,20 @@ export async function startShard(
   return { port: ops.port, drain: close, close };
 }
 
+/**
+ * One edge process. As worker `worker` of `roomcast edge --workers N` it
+ * talks to its primary: announces its port, and serves the whole edge's
+ * figures on `/metrics`.
+ */
 export async function startEdge(
   settings: Settings,
   logger: Logger,
-): Promise<RunningRole> {
+  worker?: number,
+): Promise<RunningRole & { stopped?: Promise<void> }> {
   requireSharedCredentials(settings);
   const registry = createRegistry();
+  const link =
+    worker === undefined ? undefined : new PrimaryLink(worker, registry);
   const stack = openRedisStack(settings, registry, logger);
   const edge = new Edge({
     settings,
@@ -119,6 +128,7 @@ export async function startEdge(
     registry,
     logger,
     ready: () => stack.ready(),
+    ...(link === undefined ? {} : { metrics: () => link.scrape() }),
   });
   const presence = new Presence(
     stack.redis,
@@ -143,7 +153,13 @@ export async function startEdge(
   beat();
   const timer = setInterval(beat, settings.shardHeartbeatMs);
   const port = await edge.listen(settings.host, settings.edgePort);
-  logger.info({ port, edgeId: edge.edgeId }, 'edge listening');
+  if (link === undefined) {
+    logger.info({ port, edgeId: edge.edgeId }, 'edge listening');
+  } else {
+    link.announce(port, edge.edgeId);
+    logger.info({ port, edgeId: edge.edgeId }, 'edge worker listening');
+  }
+
   const leave = async () => {
     clearInterval(timer);
     await presence.leave().catch(() => undefined);
@@ -151,6 +167,9 @@ export async function startEdge(
   };
   return {
     port,
+    // A worker whose primary is gone drains as on SIGTERM: nobody would
+    // restart or stop it, and a new primary's workers take the port over.
+    ...(link === undefined ? {} : { stopped: link.disconnected }),
     async drain(graceMs) {
       await edge.drain(graceMs);
       await leave();

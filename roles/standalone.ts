@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { buildAdminApi } from '../admin-api/index.js';
 import { MemoryBus } from '../bus/index.js';
 import type { Settings } from '../config/index.js';
-import { Edge } from '../edge/index.js';
+import { Edge, type EdgeOptions } from '../edge/index.js';
 import { IdGenerator } from '../ids/index.js';
 import { MemoryKvStore } from '../kv-store/index.js';
 import { Restrictions } from '../moderation/index.js';
@@ -50,9 +50,13 @@ export function createIds(
   });
 }
 
+/** What a test may drive in the edge: its clock and the load it sees. */
+export type EdgeHooks = Pick<EdgeOptions, 'clock' | 'load'>;
+
 export async function startStandalone(
   settings: Settings,
   logger: Logger,
+  edgeHooks: EdgeHooks = {},
 ): Promise<RunningStandalone> {
   const credentials = resolveCredentials(settings, logger);
   const registry = createRegistry();
@@ -103,9 +107,17 @@ export async function startStandalone(
     ids,
     registry,
     logger,
+    ...edgeHooks,
   });
   const edgePort = await edge.listen(settings.host, settings.edgePort);
   logger.info({ port: edgePort }, 'edge listening');
+  if (settings.edgeWorkers > 1) {
+    // Its one shard and admin API share the process with the edge.
+    logger.warn(
+      { edgeWorkers: settings.edgeWorkers },
+      'standalone runs one process; ROOMCAST_EDGE_WORKERS applies to roomcast edge',
+    );
+  }
 
   const admin = buildAdminApi({
     settings,

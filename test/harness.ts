@@ -7,7 +7,11 @@ import WebSocket from 'ws';
 import { Packr, Unpackr } from 'msgpackr';
 import { loadConfig, type Settings } from '../config/index.js';
 import { silentLogger } from '../logging/index.js';
-import { startStandalone, type RunningStandalone } from '../roles/index.js';
+import {
+  startStandalone,
+  type EdgeHooks,
+  type RunningStandalone,
+} from '../roles/index.js';
 
 export const TEST_KEYS = {
   t1: 't1_key_0123456789abcdef',
@@ -49,6 +53,7 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: Partial<Settings> = {},
+  edgeHooks: EdgeHooks = {},
 ): Promise<TestServer> {
   const settings = loadConfig(
     {},
@@ -62,7 +67,7 @@ export async function startTestServer(
       ...overrides,
     },
   );
-  const running = await startStandalone(settings, silentLogger());
+  const running = await startStandalone(settings, silentLogger(), edgeHooks);
   const adminUrl = `http://127.0.0.1:${running.adminPort}`;
   const edgeUrl = `ws://127.0.0.1:${running.edgePort}/ws`;
   const api: TestServer['api'] = async (method, path, body, options = {}) => {
@@ -107,6 +112,22 @@ export async function startTestServer(
     },
     close: () => running.close(),
   };
+}
+
+/** The sum of a metric's lines (every label set) in a scrape of the server. */
+export async function metric(
+  server: TestServer,
+  name: string,
+): Promise<number> {
+  const text = await (await fetch(`${server.adminUrl}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(name)) {
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+
+  return sum;
 }
 
 /** A real WebSocket viewer that records every frame. */

@@ -1,0 +1,190 @@
+/**
+ * How the shard's frames of a room reach its viewers: each goes, untouched,
+ * to the room's two uWS topics (one publish per lane reaches every local
+ * subscriber) and, filtered, to viewers still catching up. While the edge
+ * is under load the {@link FramePacer} lengthens the frame interval and a
+ * room's frames are held and sent as one at that interval.
+ */
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { EdgeMetrics } from './edge-metrics.js';
+import {
+  lowestReliableSeq,
+  withoutReliableUpTo,
+  type ViewerDelivery,
+} from './delivery.js';
+import {
+  FramePacer,
+  mergeFrames,
+  type EdgeLoad,
+  type ShardFrame,
+} from './frame-pacer.js';
+import { laneTopic, type LocalRoom } from './local-room.js';
+
+/** How often the share of viewers on the reliable lane is counted. */
+const SHEDDING_MEASURE_MS = 1000;
+/** Weight of the newest tick in the smoothed lag. */
+const LAG_SMOOTHING = 0.25;
+
+export class RoomFrames {
+  readonly pacer: FramePacer;
+  #app: TemplatedApp;
+  #metrics: EdgeMetrics;
+  #delivery: ViewerDelivery;
+  #clock: () => number;
+  #tickMs: number;
+  #lastTickMs: number | undefined;
+  #lagMs = 0;
+  #sheddingShare = 0;
+  #sheddingMeasuredMs = -Infinity;
+
+  constructor(options: {
+    app: TemplatedApp;
+    metrics: EdgeMetrics;
+    delivery: ViewerDelivery;
+    clock: () => number;
+    tickMs: number;
+  }) {
+    this.pacer = new FramePacer(options.tickMs);
+    this.#app = options.app;
+    this.#metrics = options.metrics;
+    this.#delivery = options.delivery;
+    this.#clock = options.clock;
+    this.#tickMs = options.tickMs;
+    this.#metrics.frameInterval.set(options.tickMs / 1000);
+  }
+
+  /**
+   * Once per edge tick: sets the frame interval from the edge's load
+   * (measured, or `load` when given) and sends the rooms whose held frames
+   * are due.
+   */
+  tick(
+    nowMs: number,
+    rooms: ReadonlyMap<string, LocalRoom>,
+    sockets: number,
+    load?: EdgeLoad,
+  ): void {
+    const intervalMs = this.pacer.update(
+      load ?? this.#measure(nowMs, rooms, sockets),
+      nowMs,
+    );
+    this.#metrics.frameInterval.set(intervalMs / 1000);
+    for (const room of rooms.values()) {
+      if (nowMs - room.lastFrameMs >= intervalMs) {
+        this.flush(room);
+      }
+    }
+  }
+
+  /**
+   * A frame from the room's shard: sent at once at the normal rate, or when
+   * the room has been quiet for an interval; otherwise held.
+   */
+  receive(room: LocalRoom, frame: ShardFrame): void {
+    room.heldFrames.push(frame);
+    if (
+      !this.pacer.pacing ||
+      this.#clock() - room.lastFrameMs >= this.pacer.intervalMs
+    ) {
+      this.flush(room);
+    }
+  }
+
+  /** Sends the room's held frames to its viewers, as one when several. */
+  flush(room: LocalRoom): void {
+    const held = room.heldFrames;
+    if (held.length === 0) {
+      return;
+    }
+
+    room.heldFrames = [];
+    room.lastFrameMs = this.#clock();
+    if (held.length > 1) {
+      this.#metrics.coalescedFrames.inc(held.length - 1);
+    }
+
+    this.#forward(room, mergeFrames(held));
+  }
+
+  /** One frame to the room's topics and to its viewers catching up. */
+  #forward(room: LocalRoom, frame: ShardFrame): void {
+    const { maxSeq, viewers, lossyCount } = frame;
+    let full: Buffer | null = frame.full;
+    let reliableOnly: Buffer | true | null = frame.reliableOnly;
+    if (room.staleUpTo > 0 && maxSeq > 0) {
+      // Only the first frames after this edge took up the room pass here.
+      const lowest = lowestReliableSeq(full);
+      if (lowest !== undefined && lowest <= room.staleUpTo) {
+        full = withoutReliableUpTo(full, room.staleUpTo);
+        reliableOnly =
+          reliableOnly === null || reliableOnly === true
+            ? reliableOnly
+            : withoutReliableUpTo(reliableOnly, room.staleUpTo);
+      }
+
+      if (maxSeq > room.staleUpTo) {
+        room.staleUpTo = 0;
+      }
+
+      if (full === null) {
+        return;
+      }
+    }
+
+    room.viewers = viewers;
+    room.lastForwardedSeq = Math.max(room.lastForwardedSeq, maxSeq);
+    this.#app.publish(laneTopic('full', room.key), full, true);
+    this.#metrics.framesSent.inc({ lane: 'full' });
+    this.#metrics.bytesSent.inc({ lane: 'full' }, full.byteLength);
+    if (reliableOnly !== null) {
+      const bytes = reliableOnly === true ? full : reliableOnly;
+      this.#app.publish(laneTopic('reliable', room.key), bytes, true);
+      this.#metrics.framesSent.inc({ lane: 'reliable' });
+      this.#metrics.bytesSent.inc({ lane: 'reliable' }, bytes.byteLength);
+    }
+
+    this.#delivery.onFrame(room, {
+      maxSeq,
+      full,
+      reliableOnly: reliableOnly === true ? full : reliableOnly,
+    });
+    const shedding = this.#app.numSubscribers(laneTopic('reliable', room.key));
+    if (lossyCount > 0 && shedding > 0) {
+      this.#metrics.droppedItems.inc(
+        { reason: 'slow_viewer' },
+        lossyCount * shedding,
+      );
+    }
+  }
+
+  /**
+   * How late the ticks come (the event loop's lag as the edge feels it),
+   * smoothed so that one pause (a GC, a burst of connects) does not slow
+   * every room down for seconds, and, once a second, the share of viewers
+   * on the reliable lane.
+   */
+  #measure(
+    nowMs: number,
+    rooms: ReadonlyMap<string, LocalRoom>,
+    sockets: number,
+  ): EdgeLoad {
+    const tickMs = this.#tickMs;
+    const lateMs =
+      this.#lastTickMs === undefined
+        ? 0
+        : Math.max(0, nowMs - this.#lastTickMs - tickMs);
+    this.#lastTickMs = nowMs;
+    this.#lagMs += LAG_SMOOTHING * (lateMs - this.#lagMs);
+    if (nowMs - this.#sheddingMeasuredMs >= SHEDDING_MEASURE_MS) {
+      let shedding = 0;
+      for (const room of rooms.values()) {
+        shedding += this.#app.numSubscribers(laneTopic('reliable', room.key));
+      }
+
+      this.#sheddingShare = sockets === 0 ? 0 : shedding / sockets;
+      this.#sheddingMeasuredMs = nowMs;
+    }
+
+    return { lagMs: this.#lagMs, sheddingShare: this.#sheddingShare };
+  }
+}
