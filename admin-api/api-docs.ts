@@ -31,7 +31,11 @@ const TAG_ORDER = [
 /** The document as the server builds it, from a server that never listens. */
 export async function openApiDocument(): Promise<Json> {
   const app = buildAdminApi({
-    settings: { maxBodyBytes: 65_536, tokenTtlSeconds: 3600 },
+    settings: {
+      maxBodyBytes: 65_536,
+      tokenTtlSeconds: 3600,
+      adminRequestsPerSecond: 1000,
+    },
     apiKeys: new Map([['docs-key', 'docs']]),
     directory: new MemoryRoomDirectory(),
     log: new MemoryReliableLog({ maxItems: 10, maxAgeSeconds: 60 }),
@@ -72,8 +76,10 @@ at \`GET /v1/openapi.json\`.
 - **Errors** are \`{"error": {"code", "message", "details"?}}\`; the code is
   stable and [errors.md](errors.md) lists each with its status, cause and fix.
   A bad request never gets a 5xx.
-- **Rate limits** are per API key; over it, 429 \`rate_limited\` with
-  \`Retry-After\` in seconds.
+- **Rate limits** are per API key and admin process
+  (\`ROOMCAST_ADMIN_REQUESTS_PER_SECOND\`, default 1,000 a second with bursts
+  of twice that); over it, 429 \`rate_limited\` with \`Retry-After\` in
+  seconds.
 - **Paging.** Lists answer \`nextCursor\`; pass it back as \`cursor\` for the
   next page, until it is \`null\`. Cursors are opaque.
 - **Idempotency.** A publish with \`Idempotency-Key: <1-128 printable ASCII>\`

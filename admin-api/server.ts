@@ -44,7 +44,10 @@ import { validatorCompiler } from './validation.js';
 import { Webhooks, type WebhooksOptions } from './webhooks.js';
 
 export interface AdminApiOptions {
-  settings: Pick<Settings, 'maxBodyBytes' | 'tokenTtlSeconds'>;
+  settings: Pick<
+    Settings,
+    'maxBodyBytes' | 'tokenTtlSeconds' | 'adminRequestsPerSecond'
+  >;
   /** api key -> tenant; these are admin keys */
   apiKeys: Map<string, string>;
   directory: RoomDirectory;
@@ -181,9 +184,10 @@ export function buildAdminApi(options: AdminApiOptions): AdminApp {
 
   registerMetrics(app, options.registry, context.jobs);
 
+  const perSecond = options.settings.adminRequestsPerSecond;
   const limiter = new RateLimiter({
-    requestsPerSecond: options.rateLimit?.requestsPerSecond ?? 1000,
-    burst: options.rateLimit?.burst ?? 2000,
+    requestsPerSecond: options.rateLimit?.requestsPerSecond ?? perSecond,
+    burst: options.rateLimit?.burst ?? 2 * perSecond,
     clock: context.clock,
   });
   const openApi = new OpenApiCollector();

@@ -41,6 +41,11 @@ export const SETTINGS = {
     port(8080),
     'Admin API port; 0 picks a free one and logs it.',
   ),
+  adminRequestsPerSecond: setting(
+    'ROOMCAST_ADMIN_REQUESTS_PER_SECOND',
+    positive(1000, 1_000_000),
+    'Admin API requests per second per API key (token bucket, burst twice this); the excess is answered 429 with `Retry-After`.',
+  ),
   edgePort: setting(
     'ROOMCAST_EDGE_PORT',
     port(8081),

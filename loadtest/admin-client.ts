@@ -3,6 +3,7 @@
  * tokens, messages. Requests go over a keep-alive agent so publishing at a
  * few thousand requests a second reuses a small pool of connections.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request } from 'node:http';
 import { LoadtestError } from './loadtest-error.js';
 
@@ -40,7 +41,16 @@ export interface AdminClientOptions {
 interface RawReply {
   status: number;
   body: unknown;
+  /** Seconds from a `Retry-After` header, when the reply had one. */
+  retryAfterSeconds?: number;
 }
+
+/**
+ * How many times a token mint refused with 429 is tried again. Viewers
+ * connect faster than one API key may mint (the per-key rate limit), so
+ * the simulator waits as the API tells it to, like a platform would.
+ */
+const MINT_ATTEMPTS = 30;
 
 export class AdminClient {
   readonly #url: URL;
@@ -98,13 +108,20 @@ export class AdminClient {
   }
 
   async mintToken(room: string, user: string, name: string): Promise<string> {
-    const reply = await this.#request('POST', '/v1/tokens', {
-      room,
-      user,
-      name,
-      role: 'viewer',
-      ttlSeconds: 3600,
-    });
+    const request = { room, user, name, role: 'viewer', ttlSeconds: 3600 };
+    let reply = await this.#request('POST', '/v1/tokens', request);
+    for (
+      let attempt = 1;
+      reply.status === 429 && attempt < MINT_ATTEMPTS;
+      attempt++
+    ) {
+      // Spread the retries over the window the API named, so the waiting
+      // mints do not all come back in the same millisecond.
+      const windowMs = 1000 * (reply.retryAfterSeconds ?? 1);
+      await delay(windowMs * (0.5 + Math.random()));
+      reply = await this.#request('POST', '/v1/tokens', request);
+    }
+
     const body = this.#expect(reply, 201, 'mint token');
     if (typeof body['token'] !== 'string') {
       throw new LoadtestError(
@@ -207,7 +224,14 @@ export class AdminClient {
               }
             }
 
-            resolve({ status: res.statusCode ?? 0, body: parsed });
+            const retryAfter = Number(res.headers['retry-after']);
+            resolve({
+              status: res.statusCode ?? 0,
+              body: parsed,
+              ...(Number.isFinite(retryAfter) && retryAfter >= 0
+                ? { retryAfterSeconds: retryAfter }
+                : {}),
+            });
           });
         },
       );
