@@ -20,6 +20,11 @@ import {
 } from '../roles/index.js';
 import { watch } from './watch.js';
 
+/**
+ * How long past the drain grace period a stopping process may take before it
+ * exits anyway. More than an edge primary waits for its workers (10 s).
+ */
+const SHUTDOWN_MARGIN_MS = 20_000;
 const ROLES = ['standalone', 'edge', 'shard', 'admin', 'cluster'] as const;
 const USAGE = `usage: roomcast [${ROLES.join('|')}]
        roomcast edge [--workers N]
@@ -151,6 +156,16 @@ async function main(argv: string[]): Promise<number> {
     void stopped?.then(() => resolve('SIGTERM'));
   });
   logger.info({ signal }, 'shutting down');
+  // A stop that hangs (a request or a Redis command that never settles)
+  // must not leave the process behind: past the grace period and a margin
+  // it exits anyway, non-zero, and says so.
+  const boundMs =
+    (signal === 'SIGTERM' ? settings.drainGraceSeconds * 1000 : 0) +
+    SHUTDOWN_MARGIN_MS;
+  setTimeout(() => {
+    logger.error({ boundMs }, 'shutdown did not finish in time; exiting');
+    process.exit(1);
+  }, boundMs).unref();
   if (signal === 'SIGTERM') {
     await running.drain(settings.drainGraceSeconds * 1000);
   } else {

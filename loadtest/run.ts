@@ -30,7 +30,7 @@ export const MAX_VIEWERS_PER_ADDRESS = 10_000;
 /** Connections from the publisher to the admin API. */
 export const PUBLISH_SOCKETS = 256;
 /** Bounds that keep a run finite whatever the scenario says. */
-export const MAX_VIEWERS = 250_000;
+export const MAX_VIEWERS = 400_000;
 export const MAX_DURATION_SECONDS = 3600;
 
 /** Where the service under test is. */

@@ -88,7 +88,7 @@ export const ScenarioSchema = Type.Object(
     rooms: Type.Object(
       {
         count: Type.Integer({ minimum: 1, maximum: 100_000 }),
-        viewersPerRoom: Type.Integer({ minimum: 1, maximum: 250_000 }),
+        viewersPerRoom: Type.Integer({ minimum: 1, maximum: 400_000 }),
       },
       Strict,
     ),
