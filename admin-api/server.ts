@@ -29,6 +29,7 @@ import type { AdminContext, MemberSource, RoomShardStats } from './context.js';
 import { EffectMarkers } from './effects.js';
 import { ApiError, fromFastifyError } from './errors.js';
 import { IdempotencyRecords } from './idempotency.js';
+import { registerJsonParser } from './json-body.js';
 import { JOB_KINDS, type JobQueue } from './jobs.js';
 import { MemoryJobQueue } from './jobs-memory.js';
 import { OpenApiCollector } from './openapi.js';
@@ -190,6 +191,7 @@ export function buildAdminApi(options: AdminApiOptions): AdminApp {
 
   // JSON only: anything else is answered 415 rather than parsed as text.
   app.removeContentTypeParser('text/plain');
+  registerJsonParser(app);
   app.decorateRequest('caller', null as unknown as Caller);
   app.setErrorHandler((error, request, reply) => {
     const apiError =
