@@ -28,6 +28,14 @@ import {
   Restriction,
 } from './schemas-resources.js';
 
+/** The room's shard did not answer: the room is moving between shards. */
+function noAnswer(roomId: string): ApiError {
+  return new ApiError(
+    'unavailable',
+    `room ${roomId} is moving between shards; retry shortly`,
+  );
+}
+
 export function registerMemberRoutes(
   app: FastifyInstance,
   context: AdminContext,
@@ -77,10 +85,11 @@ export function registerMemberRoutes(
         request.query.cursor === undefined
           ? ''
           : Buffer.from(request.query.cursor, 'base64url').toString('utf8');
-      const page = (await members().page(key, after, limit + 1)) ?? {
-        count: 0,
-        members: [],
-      };
+      const page = await members().page(key, after, limit + 1);
+      if (page === undefined) {
+        throw noAnswer(room.id);
+      }
+
       const shown = page.members.slice(0, limit);
       const last = shown.at(-1);
       return {
@@ -110,7 +119,11 @@ export function registerMemberRoutes(
       const room = await findRoom(context, request.caller.tenant, id);
       const key = roomKey(room.tenant, room.id);
       const member = await members().get(key, user);
-      if (member === undefined || member === null) {
+      if (member === undefined) {
+        throw noAnswer(id);
+      }
+
+      if (member === null) {
         throw new ApiError('member_not_found', `${user} is not in room ${id}`);
       }
 

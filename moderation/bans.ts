@@ -87,6 +87,19 @@ export class Restrictions implements BanCheck {
     return this.active('ban', roomKey, user);
   }
 
+  /** A room's active mutes: user id -> end in epoch ms, or null for none. */
+  async activeMutes(roomKey: string): Promise<Map<string, number | null>> {
+    const mutes = new Map<string, number | null>();
+    for (const entry of await this.list('mute', roomKey)) {
+      mutes.set(
+        entry.user,
+        entry.until === null ? null : Date.parse(entry.until),
+      );
+    }
+
+    return mutes;
+  }
+
   /** Active entries in user order. */
   async list(kind: RestrictionKind, roomKey: string): Promise<Restriction[]> {
     const all = await this.#kv.hashGetAll(key(kind, roomKey));

@@ -13,7 +13,7 @@ import type { Settings } from '../config/index.js';
 import { Edge } from '../edge/index.js';
 import { createRegistry } from '../metrics/index.js';
 import { Placement, Presence, RoomLeases } from '../ownership/index.js';
-import { RoomShard } from '../room-shard/index.js';
+import { RoomShard, ShardQueryClient } from '../room-shard/index.js';
 import { ViewerTokens } from '../tokens/index.js';
 import { parseApiKeys } from '../config/index.js';
 import { Restrictions } from '../moderation/index.js';
@@ -66,6 +66,7 @@ export async function startShard(
       lossyBytesPerSecond: settings.lossyBytesPerSecond,
     },
     outlet: leases,
+    mutes: new Restrictions(redisKvStore(stack)),
   });
   const placement = new Placement({
     redis: stack.redis,
@@ -170,6 +171,8 @@ export async function startAdmin(
   const registry = createRegistry();
   const stack = openRedisStack(settings, registry, logger);
   const stores = openAdminStores(stack, settings, logger);
+  // Members live in the owning shard's memory; ask it over the bus.
+  const shardQueries = new ShardQueryClient({ bus: stack.bus });
   const admin = buildAdminApi({
     settings,
     apiKeys: parseApiKeys(settings.apiKeys),
@@ -182,6 +185,7 @@ export async function startAdmin(
     logger,
     kv: stores.kv,
     jobs: stores.jobs,
+    members: shardQueries,
     ready: () => stack.ready(),
   });
   // Without Redis nothing under /v1 can be answered truthfully.
@@ -195,6 +199,7 @@ export async function startAdmin(
   logger.info({ port }, 'admin listening');
   const close = async () => {
     await admin.close();
+    await shardQueries.close();
     await stores.close();
     await stack.close();
   };

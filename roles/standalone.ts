@@ -14,7 +14,12 @@ import { Restrictions } from '../moderation/index.js';
 import { counter, createRegistry, type Registry } from '../metrics/index.js';
 import { MemoryReliableLog } from '../reliable-log/index.js';
 import { MemoryRoomDirectory, roomKey } from '../room-directory/index.js';
-import { RoomShard } from '../room-shard/index.js';
+import {
+  RoomShard,
+  answerQuery,
+  type MemberInfo,
+  type MemberPage,
+} from '../room-shard/index.js';
 import { ViewerTokens } from '../tokens/index.js';
 import { resolveCredentials, type Credentials } from './dev-mode.js';
 
@@ -71,12 +76,14 @@ export async function startStandalone(
   );
   const ids = createIds(settings, registry, logger);
   const tokens = new ViewerTokens(credentials.jwtSecret);
+  const restrictions = new Restrictions(kv);
   const shard = new RoomShard({
     bus,
     log,
     directory,
     registry,
     logger,
+    mutes: restrictions,
     tickMs: settings.tickMs,
     engineDefaults: {
       lossyItemsPerSecond: settings.lossyItemsPerSecond,
@@ -98,7 +105,7 @@ export async function startStandalone(
     bus,
     log,
     directory,
-    bans: new Restrictions(kv),
+    bans: restrictions,
     tokens,
     ids,
     registry,
@@ -122,33 +129,15 @@ export async function startStandalone(
     members: {
       async page(key, afterUserId, limit) {
         const list = shard.members(key);
-        if (list === undefined) {
-          return undefined;
-        }
-
-        return {
-          count: list.count,
-          members: list.page(afterUserId, limit).map(([id, member]) => ({
-            id,
-            name: member.name,
-            role: member.role,
-            connections: member.edges.size,
-          })),
-        };
+        return list === undefined
+          ? undefined
+          : (answerQuery(list, ['page', afterUserId, limit]) as MemberPage);
       },
       async get(key, userId) {
         const list = shard.members(key);
-        const member = list?.get(userId);
-        if (list === undefined || member === undefined) {
-          return list === undefined ? undefined : null;
-        }
-
-        return {
-          id: userId,
-          name: member.name,
-          role: member.role,
-          connections: member.edges.size,
-        };
+        return list === undefined
+          ? undefined
+          : (answerQuery(list, ['get', userId]) as MemberInfo | null);
       },
     },
   });

@@ -18,7 +18,10 @@
  *   `banned`);
  * - `['mute', userId, untilMs | null]`, `['unmute', userId]` (admin API): drop
  *   (and count) the user's chat until then, answering them `error muted`;
- * - `['settings', RoomSettings]` (admin API): the room's settings changed.
+ * - `['settings', RoomSettings]` (admin API): the room's settings changed;
+ * - `['query', replyChannel, requestId, ShardQuery]` (admin API in a fleet):
+ *   answer on `replyChannel` with `['answer', requestId, answer]`
+ *   (queries.ts).
  *
  * Out of a shard (`channels.roomOut`):
  * - `['frame', maxSeq, viewers, full, reliableOnly, lossyCount]`: one tick's batch; `full`
@@ -36,6 +39,7 @@ import { decodeValue, encodeValue } from '../protocol/index.js';
 import type { CloseCodeName, ViewerRole } from '../protocol/index.js';
 import type { EngineInput } from '../priority/index.js';
 import type { RoomSettings } from '../room-directory/index.js';
+import type { ShardQuery } from './queries.js';
 
 export type MemberJoin = [userId: string, name: string, role: ViewerRole];
 
@@ -48,7 +52,8 @@ export type InboundEnvelope =
   | ['kick', string, string, 'kicked' | 'banned']
   | ['mute', string, number | null]
   | ['unmute', string]
-  | ['settings', RoomSettings];
+  | ['settings', RoomSettings]
+  | ['query', string, string, ShardQuery];
 
 export type OutboundEnvelope =
   | ['frame', number, number, Buffer, Buffer | true | null, number]
@@ -111,6 +116,12 @@ export function decodeInbound(payload: Buffer): InboundEnvelope | undefined {
       return typeof value[1] === 'object' && value[1] !== null
         ? (value as InboundEnvelope)
         : undefined;
+    case 'query':
+      return typeof value[1] === 'string' &&
+        typeof value[2] === 'string' &&
+        isQuery(value[3])
+        ? (value as InboundEnvelope)
+        : undefined;
     default:
       return undefined;
   }
@@ -144,6 +155,18 @@ export function decodeOutbound(payload: Buffer): OutboundEnvelope | undefined {
     default:
       return undefined;
   }
+}
+
+function isQuery(value: unknown): value is ShardQuery {
+  if (!Array.isArray(value)) {
+    return false;
+  }
+
+  return value[0] === 'page'
+    ? typeof value[1] === 'string' &&
+        Number.isInteger(value[2]) &&
+        (value[2] as number) > 0
+    : value[0] === 'get' && typeof value[1] === 'string';
 }
 
 function safeDecode(payload: Buffer): unknown {

@@ -40,6 +40,7 @@ import {
   type InboundEnvelope,
 } from './envelopes.js';
 import { MemberList } from './members.js';
+import { answerQuery, encodeAnswer } from './queries.js';
 import { ShardMetrics } from './shard-metrics.js';
 
 export interface RoomShardOptions {
@@ -54,6 +55,18 @@ export interface RoomShardOptions {
   clock?: () => number;
   /** Where frames go; default: straight onto the bus. */
   outlet?: RoomOutlet;
+  /**
+   * The stored mutes, read when a room is claimed: a room that moves to this
+   * shard (failover, hand-off) keeps its muted users muted. Default: none
+   * stored (the shard knows only the mutes it is sent).
+   */
+  mutes?: MuteSource;
+}
+
+/** Where a shard reads a room's active mutes from. */
+export interface MuteSource {
+  /** user id -> end of the mute in epoch ms, or null for no end. */
+  activeMutes(roomKey: string): Promise<Map<string, number | null>>;
 }
 
 /** Where a shard's outbound envelopes for a room go. */
@@ -89,6 +102,11 @@ interface OwnedRoom {
   closing: boolean;
   /** user id -> end of the mute in epoch ms, or null for none */
   muted: Map<string, number | null>;
+  /**
+   * Users a mute or unmute envelope named since the claim: newer than what
+   * the claim read from the store, so that read must not overwrite them.
+   */
+  mutesTouched: Set<string> | undefined;
   onInbound: BusHandler;
   stopFollowing: () => void;
 }
@@ -204,12 +222,14 @@ export class RoomShard {
       backpressure: new Map(),
       closing: false,
       muted: new Map(),
+      mutesTouched: new Set(),
       onInbound: (payload) => this.#onInbound(room, payload),
       stopFollowing: () => undefined,
     };
     this.#rooms.set(key, room);
     try {
       await bus.subscribe(channels.roomIn(key), room.onInbound);
+      await this.#loadMutes(room);
       this.#outlet.publish(key, encodeEnvelope(['resync']), 0, 0);
       room.stopFollowing = await log.follow(key, from, (item) => {
         this.#offer(room, {
@@ -229,6 +249,23 @@ export class RoomShard {
 
     this.#metrics.rooms.set(this.#rooms.size);
     this.#options.logger.info({ roomKey: key, afterSeq: from }, 'room claimed');
+  }
+
+  /**
+   * Reads the room's stored mutes once its inbound channel is live. The
+   * admin API stores a mute before it sends the envelope, so a mute sent
+   * before the subscription is in the store, and one sent after arrives as
+   * an envelope, which wins over the read.
+   */
+  async #loadMutes(room: OwnedRoom): Promise<void> {
+    const stored = await this.#options.mutes?.activeMutes(room.key);
+    for (const [userId, untilMs] of stored ?? []) {
+      if (!room.mutesTouched?.has(userId)) {
+        room.muted.set(userId, untilMs);
+      }
+    }
+
+    room.mutesTouched = undefined;
   }
 
   /** Offers one input; input the engine refuses is counted, never thrown. */
@@ -446,9 +483,11 @@ export class RoomShard {
 
       case 'mute':
         room.muted.set(envelope[1], envelope[2]);
+        room.mutesTouched?.add(envelope[1]);
         return;
       case 'unmute':
         room.muted.delete(envelope[1]);
+        room.mutesTouched?.add(envelope[1]);
         return;
       case 'settings':
         try {
@@ -487,6 +526,15 @@ export class RoomShard {
         // over: they are members again, not new joins to announce.
         const [, edgeId, members] = envelope;
         room.members.replaceEdge(edgeId, members);
+        return;
+      }
+
+      case 'query': {
+        const [, replyChannel, requestId, query] = envelope;
+        this.#options.bus.publish(
+          replyChannel,
+          encodeAnswer(requestId, answerQuery(room.members, query)),
+        );
         return;
       }
 
