@@ -32,12 +32,14 @@ export interface AdminStores {
 }
 
 /** The key-value store every role reads bans from and admin writes. */
-export function redisKvStore(stack: RedisStack): RedisKvStore {
+export function redisKvStore(
+  stack: Pick<RedisStack, 'keys' | 'redis'>,
+): RedisKvStore {
   return new RedisKvStore(stack.redis, `${stack.keys.prefix}kv:`);
 }
 
 export function openAdminStores(
-  stack: RedisStack,
+  stack: Pick<RedisStack, 'target' | 'keys' | 'redis'>,
   settings: Pick<Settings, 'roomLeaseMs'>,
   logger: Logger,
 ): AdminStores {
