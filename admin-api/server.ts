@@ -70,6 +70,11 @@ export interface AdminApiOptions {
   webhooks?: Pick<WebhooksOptions, 'timeoutMs' | 'attempts' | 'backoffMs'>;
   /** Time between two lifecycle checks of a room, ms. Default 5,000. */
   lifecycleCheckMs?: number;
+  /**
+   * False while the stores (Redis) are unreachable: `/readyz` answers 503
+   * and so does every `/v1` request, with `unavailable`. Default: always
+   * ready.
+   */
   ready?: () => boolean;
 }
 
@@ -238,6 +243,14 @@ export function buildAdminApi(options: AdminApiOptions): AdminApp {
         openApi.onRoute(route);
       });
       v1.addHook('onRequest', async (request) => {
+        // Without its stores nothing under /v1 can be answered truthfully.
+        if (options.ready?.() === false) {
+          throw new ApiError(
+            'unavailable',
+            'redis is unreachable; retry shortly',
+          );
+        }
+
         const caller = await authenticate(request, context);
         const waitSeconds = limiter.take(`${caller.tenant}:${caller.keyId}`);
         if (waitSeconds > 0) {

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { buildAdminApi, ApiError } from '../admin-api/index.js';
+import { buildAdminApi } from '../admin-api/index.js';
 import type { Settings } from '../config/index.js';
 import { Edge } from '../edge/index.js';
 import { createRegistry } from '../metrics/index.js';
@@ -187,12 +187,6 @@ export async function startAdmin(
     jobs: stores.jobs,
     members: shardQueries,
     ready: () => stack.ready(),
-  });
-  // Without Redis nothing under /v1 can be answered truthfully.
-  admin.addHook('onRequest', async (request) => {
-    if (request.url.startsWith('/v1') && !stack.ready()) {
-      throw new ApiError('unavailable', 'redis is unreachable; retry shortly');
-    }
   });
   await admin.listen({ host: settings.host, port: settings.adminPort });
   const port = (admin.server.address() as AddressInfo).port;
