@@ -176,12 +176,17 @@ export function registerMemberRoutes(
 
         context.bus.publish(
           channels.roomIn(key),
-          encodeEnvelope([
-            'kick',
-            user,
-            reason,
-            action === 'kick' ? 'kicked' : 'banned',
-          ]),
+          encodeEnvelope(
+            answer === undefined
+              ? ['kick', user, reason, 'kicked']
+              : [
+                  'kick',
+                  user,
+                  reason,
+                  'banned',
+                  answer.until === null ? null : Date.parse(answer.until),
+                ],
+          ),
         );
         request.log.info({ roomKey: key, user, action }, 'member removed');
         return answer === undefined
@@ -245,12 +250,10 @@ export function registerMemberRoutes(
           );
         }
 
-        if (kind === 'mute') {
-          context.bus.publish(
-            channels.roomIn(key),
-            encodeEnvelope(['unmute', user]),
-          );
-        }
+        context.bus.publish(
+          channels.roomIn(key),
+          encodeEnvelope([kind === 'mute' ? 'unmute' : 'unban', user]),
+        );
 
         return reply.status(204).send();
       },

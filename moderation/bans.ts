@@ -88,16 +88,28 @@ export class Restrictions implements BanCheck {
   }
 
   /** A room's active mutes: user id -> end in epoch ms, or null for none. */
-  async activeMutes(roomKey: string): Promise<Map<string, number | null>> {
-    const mutes = new Map<string, number | null>();
-    for (const entry of await this.list('mute', roomKey)) {
-      mutes.set(
+  activeMutes(roomKey: string): Promise<Map<string, number | null>> {
+    return this.#activeEnds('mute', roomKey);
+  }
+
+  /** A room's active bans: user id -> end in epoch ms, or null for none. */
+  activeBans(roomKey: string): Promise<Map<string, number | null>> {
+    return this.#activeEnds('ban', roomKey);
+  }
+
+  async #activeEnds(
+    kind: RestrictionKind,
+    roomKey: string,
+  ): Promise<Map<string, number | null>> {
+    const ends = new Map<string, number | null>();
+    for (const entry of await this.list(kind, roomKey)) {
+      ends.set(
         entry.user,
         entry.until === null ? null : Date.parse(entry.until),
       );
     }
 
-    return mutes;
+    return ends;
   }
 
   /** Active entries in user order. */

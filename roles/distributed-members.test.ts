@@ -7,7 +7,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Fleet } from '../harness/fleet.js';
-import { ownerOf, type RoomcastProcess } from '../harness/processes.js';
+import {
+  ownerOf,
+  waitReady,
+  type RoomcastProcess,
+} from '../harness/processes.js';
 import { TestViewer } from '../harness/viewer.js';
 import { waitUntil } from '../harness/wait.js';
 import { encodeValue } from '../protocol/index.js';
@@ -145,5 +149,38 @@ describe('distributed members and mutes', () => {
     );
     assert.ok(!chatTexts(ann).includes('before'));
     assert.ok(!chatTexts(ann).includes('after'));
+  });
+
+  test('distributed bans - a user banned while the room has no owner is closed 4006 once another shard takes it', async (t) => {
+    // The mute test killed one shard: start another so one survives the kill.
+    const spare = fleet.start('shard');
+    shards.push(spare);
+    await waitReady(await spare.listening('shard'));
+    await fleet.createRoom('bar');
+    const bo = await viewer('bar', 'bo');
+    const cy = await viewer('bar', 'cy');
+    await membersCount('bar', 2);
+    const doomed = ownerOf(shards, 'acme/bar');
+    assert.ok(doomed !== undefined, 'the room has an owner');
+
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    const banned = await fleet.api('POST', '/rooms/bar/members/bo/ban', {});
+    assert.equal(banned.status, 200, JSON.stringify(banned.json));
+    const bannedAt = new Date().toISOString();
+    await bo.waitFor(
+      () => bo.closed !== undefined,
+      20_000,
+      'bo closed by the new owner',
+    );
+    assert.equal(bo.closed?.code, 4006);
+    const successor = ownerOf(shards, 'acme/bar');
+    assert.ok(successor !== undefined && successor !== doomed);
+    const claimedAt = successor.lines.find(
+      (line) => line.msg === 'room claimed' && line['roomKey'] === 'acme/bar',
+    )?.['time'];
+    t.diagnostic(`ban at ${bannedAt}, room claimed at ${String(claimedAt)}`);
+    await membersCount('bar', 1);
+    assert.equal(cy.closed, undefined, 'cy stays');
   });
 });

@@ -66,7 +66,7 @@ export async function startShard(
       lossyBytesPerSecond: settings.lossyBytesPerSecond,
     },
     outlet: leases,
-    mutes: new Restrictions(redisKvStore(stack)),
+    restrictions: new Restrictions(redisKvStore(stack)),
   });
   const placement = new Placement({
     redis: stack.redis,

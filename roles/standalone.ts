@@ -77,7 +77,7 @@ export async function startStandalone(
     directory,
     registry,
     logger,
-    mutes: restrictions,
+    restrictions,
     tickMs: settings.tickMs,
     engineDefaults: {
       lossyItemsPerSecond: settings.lossyItemsPerSecond,

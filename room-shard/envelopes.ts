@@ -13,9 +13,11 @@
  * - `['close']`: the room was closed; flush and tell the viewers;
  * - `['load', edgeId, backpressure]`: the share (0..1) of the edge's viewers
  *   of the room whose send buffers are backed up, sent about once a second;
- * - `['kick', userId, reason, closeCodeName]` (admin API): tell the user's
- *   sockets `control {reason}` and close them with that code (`kicked` or
- *   `banned`);
+ * - `['kick', userId, reason, closeCodeName, untilMs?]` (admin API): tell the
+ *   user's sockets `control {reason}` and close them with that code (`kicked`
+ *   or `banned`); a ban carries its end (epoch ms, or null for none) so the
+ *   shard kicks the user again if an edge reports them back;
+ * - `['unban', userId]` (admin API): the ban was lifted;
  * - `['mute', userId, untilMs | null]`, `['unmute', userId]` (admin API): drop
  *   (and count) the user's chat until then, answering them `error muted`;
  * - `['settings', RoomSettings]` (admin API): the room's settings changed;
@@ -49,7 +51,8 @@ export type InboundEnvelope =
   | ['snapshot', string, MemberJoin[]]
   | ['close']
   | ['load', string, number]
-  | ['kick', string, string, 'kicked' | 'banned']
+  | ['kick', string, string, 'kicked' | 'banned', (number | null)?]
+  | ['unban', string]
   | ['mute', string, number | null]
   | ['unmute', string]
   | ['settings', RoomSettings]
@@ -100,7 +103,10 @@ export function decodeInbound(payload: Buffer): InboundEnvelope | undefined {
     case 'kick':
       return typeof value[1] === 'string' &&
         typeof value[2] === 'string' &&
-        (value[3] === 'kicked' || value[3] === 'banned')
+        (value[3] === 'kicked' || value[3] === 'banned') &&
+        (value[4] === undefined ||
+          value[4] === null ||
+          typeof value[4] === 'number')
         ? (value as InboundEnvelope)
         : undefined;
     case 'mute':
@@ -109,6 +115,7 @@ export function decodeInbound(payload: Buffer): InboundEnvelope | undefined {
         ? (value as InboundEnvelope)
         : undefined;
     case 'unmute':
+    case 'unban':
       return typeof value[1] === 'string'
         ? (value as InboundEnvelope)
         : undefined;

@@ -1,5 +1,6 @@
 export { RoomShard, busOutlet } from './shard.js';
-export type { RoomShardOptions, RoomOutlet, MuteSource } from './shard.js';
+export type { RoomShardOptions, RoomOutlet } from './shard.js';
+export type { RestrictionSource } from './room-restrictions.js';
 export { encodeEnvelope, decodeInbound, decodeOutbound } from './envelopes.js';
 export type {
   InboundEnvelope,

@@ -38,8 +38,13 @@ import {
   decodeInbound,
   encodeEnvelope,
   type InboundEnvelope,
+  type MemberJoin,
 } from './envelopes.js';
 import { MemberList } from './members.js';
+import {
+  RoomRestrictions,
+  type RestrictionSource,
+} from './room-restrictions.js';
 import { answerQuery, encodeAnswer } from './queries.js';
 import { ShardMetrics } from './shard-metrics.js';
 
@@ -56,17 +61,11 @@ export interface RoomShardOptions {
   /** Where frames go; default: straight onto the bus. */
   outlet?: RoomOutlet;
   /**
-   * The stored mutes, read when a room is claimed: a room that moves to this
-   * shard (failover, hand-off) keeps its muted users muted. Default: none
-   * stored (the shard knows only the mutes it is sent).
+   * The stored mutes and bans, read when a room is claimed (see
+   * room-restrictions.ts). Default: none stored; the shard knows only the
+   * ones it is sent.
    */
-  mutes?: MuteSource;
-}
-
-/** Where a shard reads a room's active mutes from. */
-export interface MuteSource {
-  /** user id -> end of the mute in epoch ms, or null for no end. */
-  activeMutes(roomKey: string): Promise<Map<string, number | null>>;
+  restrictions?: RestrictionSource;
 }
 
 /** Where a shard's outbound envelopes for a room go. */
@@ -100,13 +99,7 @@ interface OwnedRoom {
   /** The latest backpressure share each edge reported for this room. */
   backpressure: Map<string, number>;
   closing: boolean;
-  /** user id -> end of the mute in epoch ms, or null for none */
-  muted: Map<string, number | null>;
-  /**
-   * Users a mute or unmute envelope named since the claim: newer than what
-   * the claim read from the store, so that read must not overwrite them.
-   */
-  mutesTouched: Set<string> | undefined;
+  restrictions: RoomRestrictions;
   onInbound: BusHandler;
   stopFollowing: () => void;
 }
@@ -221,15 +214,17 @@ export class RoomShard {
       viewersReported: -1,
       backpressure: new Map(),
       closing: false,
-      muted: new Map(),
-      mutesTouched: new Set(),
+      restrictions: new RoomRestrictions(),
       onInbound: (payload) => this.#onInbound(room, payload),
       stopFollowing: () => undefined,
     };
     this.#rooms.set(key, room);
     try {
       await bus.subscribe(channels.roomIn(key), room.onInbound);
-      await this.#loadMutes(room);
+      if (this.#options.restrictions !== undefined) {
+        await room.restrictions.load(this.#options.restrictions, key);
+      }
+
       this.#outlet.publish(key, encodeEnvelope(['resync']), 0, 0);
       room.stopFollowing = await log.follow(key, from, (item) => {
         this.#offer(room, {
@@ -249,23 +244,6 @@ export class RoomShard {
 
     this.#metrics.rooms.set(this.#rooms.size);
     this.#options.logger.info({ roomKey: key, afterSeq: from }, 'room claimed');
-  }
-
-  /**
-   * Reads the room's stored mutes once its inbound channel is live. The
-   * admin API stores a mute before it sends the envelope, so a mute sent
-   * before the subscription is in the store, and one sent after arrives as
-   * an envelope, which wins over the read.
-   */
-  async #loadMutes(room: OwnedRoom): Promise<void> {
-    const stored = await this.#options.mutes?.activeMutes(room.key);
-    for (const [userId, untilMs] of stored ?? []) {
-      if (!room.mutesTouched?.has(userId)) {
-        room.muted.set(userId, untilMs);
-      }
-    }
-
-    room.mutesTouched = undefined;
   }
 
   /** Offers one input; input the engine refuses is counted, never thrown. */
@@ -461,33 +439,31 @@ export class RoomShard {
     switch (envelope[0]) {
       case 'input':
         for (const input of envelope[1]) {
-          if (room.muted.size === 0 || !this.#mutedChat(room, input)) {
+          if (!room.restrictions.anyMuted || !this.#mutedChat(room, input)) {
             this.#offer(room, input);
           }
         }
 
         return;
       case 'kick': {
-        const [, userId, reason, codeName] = envelope;
-        const control: ControlFrame = {
-          t: 'control',
-          reason: codeName,
-          message: reason,
-        };
-        this.#options.bus.publish(
-          channels.roomOut(room.key),
-          encodeEnvelope(['kick', userId, encodeFrame(control), codeName]),
-        );
+        const [, userId, reason, codeName, untilMs] = envelope;
+        if (codeName === 'banned') {
+          room.restrictions.ban(userId, untilMs ?? null);
+        }
+
+        this.#kick(room, userId, reason, codeName);
         return;
       }
 
+      case 'unban':
+        room.restrictions.unban(envelope[1]);
+        return;
+
       case 'mute':
-        room.muted.set(envelope[1], envelope[2]);
-        room.mutesTouched?.add(envelope[1]);
+        room.restrictions.mute(envelope[1], envelope[2]);
         return;
       case 'unmute':
-        room.muted.delete(envelope[1]);
-        room.mutesTouched?.add(envelope[1]);
+        room.restrictions.unmute(envelope[1]);
         return;
       case 'settings':
         try {
@@ -518,6 +494,7 @@ export class RoomShard {
           room.members.leave(edgeId, userId);
         }
 
+        this.#kickBanned(room, joins);
         return;
       }
 
@@ -526,6 +503,7 @@ export class RoomShard {
         // over: they are members again, not new joins to announce.
         const [, edgeId, members] = envelope;
         room.members.replaceEdge(edgeId, members);
+        this.#kickBanned(room, members);
         return;
       }
 
@@ -552,6 +530,36 @@ export class RoomShard {
     }
   }
 
+  #kick(
+    room: OwnedRoom,
+    userId: string,
+    reason: string,
+    codeName: 'kicked' | 'banned',
+  ): void {
+    const control: ControlFrame = {
+      t: 'control',
+      reason: codeName,
+      message: reason,
+    };
+    this.#options.bus.publish(
+      channels.roomOut(room.key),
+      encodeEnvelope(['kick', userId, encodeFrame(control), codeName]),
+    );
+  }
+
+  /**
+   * Kicks reported members with an active ban: banned while the room had
+   * no owner, their first kick reached nobody.
+   */
+  #kickBanned(room: OwnedRoom, members: MemberJoin[]): void {
+    const nowMs = this.#clock();
+    for (const [userId] of members) {
+      if (room.restrictions.isBanned(userId, nowMs)) {
+        this.#kick(room, userId, 'banned', 'banned');
+      }
+    }
+  }
+
   /**
    * True when the input is chat from a muted user: it is dropped, counted and
    * the sender told. A mute whose end has passed is lifted here.
@@ -562,13 +570,7 @@ export class RoomShard {
       return false;
     }
 
-    const untilMs = room.muted.get(userId);
-    if (untilMs === undefined) {
-      return false;
-    }
-
-    if (untilMs !== null && untilMs <= this.#clock()) {
-      room.muted.delete(userId);
+    if (!room.restrictions.isMuted(userId, this.#clock())) {
       return false;
     }
 
