@@ -70,6 +70,7 @@ export function registerMemberRoutes(
             nextCursor: Type.Union([Type.String(), Type.Null()]),
           }),
           404: ErrorBody,
+          503: ErrorBody,
         }),
       },
     },
@@ -111,6 +112,7 @@ export function registerMemberRoutes(
         ...doc('members', 'One member\u2019s state', {
           200: Member,
           404: ErrorBody,
+          503: ErrorBody,
         }),
       },
     },
