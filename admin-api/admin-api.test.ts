@@ -155,6 +155,32 @@ test('admin api - bad input gets the documented error codes and statuses', async
       'invalid_json',
     ],
     [
+      'a __proto__ key at the top',
+      server.api('POST', '/v1/rooms', '{"id":"p1","__proto__":{"x":1}}'),
+      400,
+      'reserved_key',
+    ],
+    [
+      'a __proto__ key deep in data',
+      server.api(
+        'POST',
+        '/v1/rooms/errs/messages',
+        '{"type":"host","data":{"a":[{"__proto__":{"admin":true}}]}}',
+      ),
+      400,
+      'reserved_key',
+    ],
+    [
+      'constructor.prototype in data',
+      server.api(
+        'POST',
+        '/v1/rooms/errs/messages',
+        '{"type":"host","data":{"constructor":{"prototype":{"x":1}}}}',
+      ),
+      400,
+      'reserved_key',
+    ],
+    [
       'too large',
       server.api('POST', '/v1/rooms/errs/messages', {
         type: 'host',
@@ -219,6 +245,29 @@ test('admin api - bad input gets the documented error codes and statuses', async
       'string',
     );
   }
+});
+
+test('admin api - a __proto__ key is refused as reserved_key wherever it is, changes nothing, and look-alikes pass', async () => {
+  const escaped = await server.api(
+    'POST',
+    '/v1/rooms',
+    '{"id":"p2","title":"t","\\u005f_proto__":{"polluted":true}}',
+  );
+  assert.equal(escaped.status, 400, JSON.stringify(escaped.body));
+  assert.equal(errorCode(escaped.body), 'reserved_key');
+  assert.deepEqual((escaped.body['error'] as { details?: unknown }).details, [
+    { path: '$.__proto__' },
+  ]);
+  assert.equal((await server.api('GET', '/v1/rooms/p2')).status, 404);
+  assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+
+  await server.api('POST', '/v1/rooms', { id: 'proto-ok' });
+  const lookAlikes = await server.api(
+    'POST',
+    '/v1/rooms/proto-ok/messages',
+    '{"type":"host","data":{"constructor":1,"proto":"x","prototype":{},"text":"\\u00e9"}}',
+  );
+  assert.equal(lookAlikes.status, 202, JSON.stringify(lookAlikes.body));
 });
 
 test('admin api - tokens are minted with an expiry', async () => {

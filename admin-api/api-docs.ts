@@ -98,8 +98,11 @@ at \`GET /v1/openapi.json\`.
   refuse timestamps far from now. A non-2xx answer, a timeout or a refused
   connection is retried with exponential backoff; every attempt is in
   \`GET /v1/webhooks/{id}/deliveries\`.
-- **Members** lists come from the room's shard. A distributed admin process
-  has no shard and answers them 503 \`unavailable\`.
+- **Members** lists come from the room's owning shard: in a fleet the admin
+  process asks it over Redis and waits up to 2 s. While a room moves between
+  shards (a failover takes about \`ROOMCAST_ROOM_LEASE_MS\`) nobody answers,
+  and the members endpoints answer 503 \`unavailable\`: retry. Counts are
+  exact to within a tick plus the time edges take to report.
 `;
 
 /** docs/api.md as it should read: rendered, then formatted by Prettier. */

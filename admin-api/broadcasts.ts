@@ -1,8 +1,17 @@
 /**
  * Broadcasts: one message to many rooms of a tenant (a list, or every open
  * room) as a job. Progress is kept beside the job and read by
- * `GET /v1/broadcasts/:id`. Each room the job has published to is recorded,
- * so a job that runs again after its worker died skips those rooms.
+ * `GET /v1/broadcasts/:id`.
+ *
+ * A job runs at least once; its effect is once per room. Each room's
+ * reliable append carries the dedupe key `broadcast:<id>`, checked in the
+ * same atomic step as the append (reliable-log/log.ts), so a run after a
+ * worker died between appending to a room and recording it finds the item
+ * there and appends nothing. Rooms are then recorded in a published or a
+ * skipped set; the counts are the sets' sizes, so a repeated room is not
+ * counted twice, and a later run skips recorded rooms without a Redis round
+ * trip per append. Lossy broadcast types (like, chat, join) ride the lossy
+ * lane, at most once.
  */
 import type { AdminContext } from './context.js';
 import { publishMessage, type MessageInput } from './publish.js';
@@ -70,9 +79,12 @@ export class Broadcasts {
     }
 
     const status = JSON.parse(raw) as BroadcastStatus;
-    const counts = await kv.hashGetAll(countsKey(tenant, id));
-    status.published = Number(counts['published'] ?? 0);
-    status.skipped = Number(counts['skipped'] ?? 0);
+    const [published, skipped] = await Promise.all([
+      kv.setCount(publishedKey(tenant, id)),
+      kv.setCount(skippedKey(tenant, id)),
+    ]);
+    status.published = published;
+    status.skipped = skipped;
     return status;
   }
 
@@ -84,30 +96,34 @@ export class Broadcasts {
       job.rooms ??
       (await directory.list(job.tenant)).map((room) => room.id).sort();
     await this.#update(job, { state: 'running', total: rooms.length });
-    const done = doneKey(job.tenant, job.id);
-    const counts = countsKey(job.tenant, job.id);
+    const published = publishedKey(job.tenant, job.id);
+    const skipped = skippedKey(job.tenant, job.id);
     for (let start = 0; start < rooms.length; start += ROOMS_AT_ONCE) {
       await Promise.all(
         rooms.slice(start, start + ROOMS_AT_ONCE).map(async (roomId) => {
-          if (await kv.setHas(done, roomId)) {
+          if (
+            (await kv.setHas(published, roomId)) ||
+            (await kv.setHas(skipped, roomId))
+          ) {
             return;
           }
 
           const room = await directory.get(job.tenant, roomId);
           if (room === undefined) {
-            await kv.hashIncr(counts, 'skipped', 1);
-          } else {
-            await publishMessage(this.#context, room, job.message);
-            await kv.hashIncr(counts, 'published', 1);
+            await kv.setAdd(skipped, roomId);
+            return;
           }
 
-          await kv.setAdd(done, roomId);
+          await publishMessage(this.#context, room, job.message, {
+            dedupeKey: `broadcast:${job.id}`,
+          });
+          await kv.setAdd(published, roomId);
         }),
       );
     }
 
-    await kv.expire(done, RETAIN_MS);
-    await kv.expire(counts, RETAIN_MS);
+    await kv.expire(published, RETAIN_MS);
+    await kv.expire(skipped, RETAIN_MS);
     await this.#update(job, {
       state: 'completed',
       completedAt: new Date(clock()).toISOString(),
@@ -147,10 +163,10 @@ function statusKey(tenant: string, id: string): string {
   return `broadcast:${tenant}:${id}`;
 }
 
-function countsKey(tenant: string, id: string): string {
-  return `broadcast-counts:${tenant}:${id}`;
+function publishedKey(tenant: string, id: string): string {
+  return `broadcast-published:${tenant}:${id}`;
 }
 
-function doneKey(tenant: string, id: string): string {
-  return `broadcast-done:${tenant}:${id}`;
+function skippedKey(tenant: string, id: string): string {
+  return `broadcast-skipped:${tenant}:${id}`;
 }

@@ -6,6 +6,7 @@
 export const API_ERRORS = {
   invalid_request: 400,
   invalid_json: 400,
+  reserved_key: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

@@ -52,26 +52,47 @@ export function checkType(settings: RoomSettings, type: string): void {
   );
 }
 
+export interface PublishOptions {
+  /** Default: a new id. */
+  messageId?: string;
+  /**
+   * Jobs that may run twice name their effect here: a reliable message
+   * whose dedupe key was already appended to the room is not appended
+   * again, and the answer carries the first append's id and seq. Lossy
+   * messages ignore it (the lossy lane is at most once anyway).
+   */
+  dedupeKey?: string;
+}
+
 export async function publishMessage(
   context: AdminContext,
   room: RoomStatus,
   message: MessageInput,
-  messageId: string = context.ids.next(),
+  options: PublishOptions = {},
 ): Promise<Published> {
+  const messageId = options.messageId ?? context.ids.next();
   checkDataDepth(message.data);
   checkType(room.settings, message.type);
   const key = roomKey(room.tenant, room.id);
   const ts = context.clock();
   const custom = room.settings.customTypes?.[message.type];
   if (RELIABLE.has(message.type) || custom?.class === 'reliable') {
-    const item = await context.log.append(key, {
+    const draft = {
       type: message.type,
       id: messageId,
       ts,
       ...(message.from === undefined ? {} : { from: message.from }),
       ...(message.data === undefined ? {} : { data: message.data }),
-    });
-    return { id: messageId, seq: item.seq };
+    };
+    const item =
+      options.dedupeKey === undefined
+        ? await context.log.append(key, draft)
+        : (
+            await context.log.appendOnce(key, draft, {
+              dedupeKey: options.dedupeKey,
+            })
+          ).item;
+    return { id: item.id, seq: item.seq };
   }
 
   const input: EngineInput =

@@ -19,7 +19,7 @@ export function registerBroadcastRoutes(
         body: BroadcastBody,
         ...doc(
           'broadcasts',
-          'Publish one message to many rooms (a list, or all: true) as a job',
+          'Publish one message to many rooms (a list, or all: true) as a job; a reliable message reaches each room once, even when the job runs again after a crash',
           { 202: BroadcastStatus, 422: ErrorBody },
         ),
       },

@@ -28,6 +28,14 @@ import {
   Restriction,
 } from './schemas-resources.js';
 
+/** The room's shard did not answer: the room is moving between shards. */
+function noAnswer(roomId: string): ApiError {
+  return new ApiError(
+    'unavailable',
+    `room ${roomId} is moving between shards; retry shortly`,
+  );
+}
+
 export function registerMemberRoutes(
   app: FastifyInstance,
   context: AdminContext,
@@ -62,6 +70,7 @@ export function registerMemberRoutes(
             nextCursor: Type.Union([Type.String(), Type.Null()]),
           }),
           404: ErrorBody,
+          503: ErrorBody,
         }),
       },
     },
@@ -77,10 +86,11 @@ export function registerMemberRoutes(
         request.query.cursor === undefined
           ? ''
           : Buffer.from(request.query.cursor, 'base64url').toString('utf8');
-      const page = (await members().page(key, after, limit + 1)) ?? {
-        count: 0,
-        members: [],
-      };
+      const page = await members().page(key, after, limit + 1);
+      if (page === undefined) {
+        throw noAnswer(room.id);
+      }
+
       const shown = page.members.slice(0, limit);
       const last = shown.at(-1);
       return {
@@ -102,6 +112,7 @@ export function registerMemberRoutes(
         ...doc('members', 'One member\u2019s state', {
           200: Member,
           404: ErrorBody,
+          503: ErrorBody,
         }),
       },
     },
@@ -110,7 +121,11 @@ export function registerMemberRoutes(
       const room = await findRoom(context, request.caller.tenant, id);
       const key = roomKey(room.tenant, room.id);
       const member = await members().get(key, user);
-      if (member === undefined || member === null) {
+      if (member === undefined) {
+        throw noAnswer(id);
+      }
+
+      if (member === null) {
         throw new ApiError('member_not_found', `${user} is not in room ${id}`);
       }
 
@@ -163,12 +178,17 @@ export function registerMemberRoutes(
 
         context.bus.publish(
           channels.roomIn(key),
-          encodeEnvelope([
-            'kick',
-            user,
-            reason,
-            action === 'kick' ? 'kicked' : 'banned',
-          ]),
+          encodeEnvelope(
+            answer === undefined
+              ? ['kick', user, reason, 'kicked']
+              : [
+                  'kick',
+                  user,
+                  reason,
+                  'banned',
+                  answer.until === null ? null : Date.parse(answer.until),
+                ],
+          ),
         );
         request.log.info({ roomKey: key, user, action }, 'member removed');
         return answer === undefined
@@ -232,12 +252,10 @@ export function registerMemberRoutes(
           );
         }
 
-        if (kind === 'mute') {
-          context.bus.publish(
-            channels.roomIn(key),
-            encodeEnvelope(['unmute', user]),
-          );
-        }
+        context.bus.publish(
+          channels.roomIn(key),
+          encodeEnvelope([kind === 'mute' ? 'unmute' : 'unban', user]),
+        );
 
         return reply.status(204).send();
       },

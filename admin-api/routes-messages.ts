@@ -128,6 +128,11 @@ export async function deliverScheduled(
       return;
     }
 
-    await publishMessage(context, room, job.message, job.id);
+    // The marker above closes the common case; the dedupe key closes the
+    // window between the append and the marker for reliable messages.
+    await publishMessage(context, room, job.message, {
+      messageId: job.id,
+      dedupeKey: `message:${job.id}`,
+    });
   });
 }

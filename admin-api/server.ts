@@ -29,6 +29,7 @@ import type { AdminContext, MemberSource, RoomShardStats } from './context.js';
 import { EffectMarkers } from './effects.js';
 import { ApiError, fromFastifyError } from './errors.js';
 import { IdempotencyRecords } from './idempotency.js';
+import { registerJsonParser } from './json-body.js';
 import { JOB_KINDS, type JobQueue } from './jobs.js';
 import { MemoryJobQueue } from './jobs-memory.js';
 import { OpenApiCollector } from './openapi.js';
@@ -72,6 +73,11 @@ export interface AdminApiOptions {
   webhooks?: Pick<WebhooksOptions, 'timeoutMs' | 'attempts' | 'backoffMs'>;
   /** Time between two lifecycle checks of a room, ms. Default 5,000. */
   lifecycleCheckMs?: number;
+  /**
+   * False while the stores (Redis) are unreachable: `/readyz` answers 503
+   * and so does every `/v1` request, with `unavailable`. Default: always
+   * ready.
+   */
   ready?: () => boolean;
 }
 
@@ -194,6 +200,7 @@ export function buildAdminApi(options: AdminApiOptions): AdminApp {
 
   // JSON only: anything else is answered 415 rather than parsed as text.
   app.removeContentTypeParser('text/plain');
+  registerJsonParser(app);
   app.decorateRequest('caller', null as unknown as Caller);
   app.setErrorHandler((error, request, reply) => {
     const apiError =
@@ -240,6 +247,14 @@ export function buildAdminApi(options: AdminApiOptions): AdminApp {
         openApi.onRoute(route);
       });
       v1.addHook('onRequest', async (request) => {
+        // Without its stores nothing under /v1 can be answered truthfully.
+        if (options.ready?.() === false) {
+          throw new ApiError(
+            'unavailable',
+            'redis is unreachable; retry shortly',
+          );
+        }
+
         const caller = await authenticate(request, context);
         const waitSeconds = limiter.take(`${caller.tenant}:${caller.keyId}`);
         if (waitSeconds > 0) {

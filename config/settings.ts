@@ -84,7 +84,7 @@ export const SETTINGS = {
   redisUrl: setting(
     'REDIS_URL',
     Type.String({ default: '' }),
-    'Redis for the distributed roles and durable jobs, e.g. `redis://127.0.0.1:6379`.',
+    'Redis for the distributed roles, and for a standalone process\u2019s durable jobs, rooms and admin state, e.g. `redis://127.0.0.1:6379`.',
   ),
   redisClusterNodes: setting(
     'REDIS_CLUSTER_NODES',

@@ -116,3 +116,27 @@ export async function waitReady(
 ): Promise<void> {
   await waitUntil(() => isReady(port), timeoutMs, `port ${port} ready`);
 }
+
+/** The shard process that logged the latest claim of a room. */
+export function ownerOf(
+  shards: RoomcastProcess[],
+  roomKey: string,
+): RoomcastProcess | undefined {
+  let owner: RoomcastProcess | undefined;
+  let latest = '';
+  for (const shard of shards) {
+    for (const line of shard.lines) {
+      const time = String(line['time']);
+      if (
+        line.msg === 'room claimed' &&
+        line['roomKey'] === roomKey &&
+        time > latest
+      ) {
+        latest = time;
+        owner = shard;
+      }
+    }
+  }
+
+  return owner;
+}

@@ -87,6 +87,31 @@ export class Restrictions implements BanCheck {
     return this.active('ban', roomKey, user);
   }
 
+  /** A room's active mutes: user id -> end in epoch ms, or null for none. */
+  activeMutes(roomKey: string): Promise<Map<string, number | null>> {
+    return this.#activeEnds('mute', roomKey);
+  }
+
+  /** A room's active bans: user id -> end in epoch ms, or null for none. */
+  activeBans(roomKey: string): Promise<Map<string, number | null>> {
+    return this.#activeEnds('ban', roomKey);
+  }
+
+  async #activeEnds(
+    kind: RestrictionKind,
+    roomKey: string,
+  ): Promise<Map<string, number | null>> {
+    const ends = new Map<string, number | null>();
+    for (const entry of await this.list(kind, roomKey)) {
+      ends.set(
+        entry.user,
+        entry.until === null ? null : Date.parse(entry.until),
+      );
+    }
+
+    return ends;
+  }
+
   /** Active entries in user order. */
   async list(kind: RestrictionKind, roomKey: string): Promise<Restriction[]> {
     const all = await this.#kv.hashGetAll(key(kind, roomKey));

@@ -132,6 +132,19 @@ export function isReady(client: RedisClient): boolean {
   return client.status === 'ready';
 }
 
+/**
+ * Resolves once the client can run commands. A fail-fast client (no offline
+ * queue) refuses commands sent before its first connection is up, so one-off
+ * start-up commands wait for this instead of failing with a warning.
+ */
+export function whenReady(client: RedisClient): Promise<void> {
+  if (isReady(client)) {
+    return Promise.resolve();
+  }
+
+  return new Promise((resolve) => client.once('ready', () => resolve()));
+}
+
 /** Closes a client, waiting for pending replies when it can. */
 export async function disconnect(client: RedisClient): Promise<void> {
   closing.add(client);

@@ -4,6 +4,7 @@ export {
   disconnect,
   isReady,
   redisTarget,
+  whenReady,
   RedisConfigError,
 } from './connection.js';
 export type { RedisClient, RedisTarget, ConnectOptions } from './connection.js';

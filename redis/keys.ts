@@ -40,6 +40,14 @@ export class RedisKeys {
     return `${this.prefix}pub:${roomTag(roomKey)}`;
   }
 
+  /**
+   * Marks that an append with this dedupe key happened, holding
+   * `<seq>:<id>` of the item it wrote; expires (see reliable-log/log.ts).
+   */
+  appended(roomKey: string, dedupeKey: string): string {
+    return `${this.prefix}appended:${roomTag(roomKey)}:${dedupeKey}`;
+  }
+
   /** Which shard owns the room, with a TTL: the room's lease. */
   lease(roomKey: string): string {
     return `${this.prefix}lease:${roomTag(roomKey)}`;

@@ -1,4 +1,7 @@
+export { DEDUPE_RETAIN_MS } from './log.js';
 export type {
+  Appended,
+  AppendOptions,
   HistoryLimits,
   ReadResult,
   ReliableDraft,

@@ -5,6 +5,8 @@
  */
 import type { ReliableItem } from '../protocol/index.js';
 import type {
+  Appended,
+  AppendOptions,
   HistoryLimits,
   ReadResult,
   ReliableDraft,
@@ -15,7 +17,16 @@ interface RoomHistory {
   lastSeq: number;
   items: ReliableItem[];
   followers: Set<(item: ReliableItem) => void>;
+  /** dedupe key -> the item it appended; oldest first, bounded */
+  appended: Map<string, ReliableItem>;
 }
+
+/**
+ * Dedupe keys kept per room. A process-local log only dedupes retries within
+ * the process (the jobs of a standalone process without Redis die with it),
+ * so a bound sized for a burst of broadcasts is enough.
+ */
+const MAX_DEDUPE_KEYS = 10_000;
 
 export class MemoryReliableLog implements ReliableLog {
   #rooms = new Map<string, RoomHistory>();
@@ -27,8 +38,36 @@ export class MemoryReliableLog implements ReliableLog {
     this.#clock = clock;
   }
 
-  async append(roomKey: string, draft: ReliableDraft): Promise<ReliableItem> {
+  async appendOnce(
+    roomKey: string,
+    draft: ReliableDraft,
+    options: AppendOptions,
+  ): Promise<Appended> {
+    const { dedupeKey } = options;
     const room = this.#room(roomKey);
+    const prior =
+      dedupeKey === undefined ? undefined : room.appended.get(dedupeKey);
+    if (prior !== undefined) {
+      return { item: { ...draft, id: prior.id, seq: prior.seq }, fresh: false };
+    }
+
+    const item = this.#append(room, draft);
+    if (dedupeKey !== undefined) {
+      room.appended.set(dedupeKey, item);
+      if (room.appended.size > MAX_DEDUPE_KEYS) {
+        const oldest = room.appended.keys().next().value as string;
+        room.appended.delete(oldest);
+      }
+    }
+
+    return { item, fresh: true };
+  }
+
+  async append(roomKey: string, draft: ReliableDraft): Promise<ReliableItem> {
+    return this.#append(this.#room(roomKey), draft);
+  }
+
+  #append(room: RoomHistory, draft: ReliableDraft): ReliableItem {
     room.lastSeq++;
     const item: ReliableItem = { ...draft, seq: room.lastSeq };
     room.items.push(item);
@@ -106,7 +145,12 @@ export class MemoryReliableLog implements ReliableLog {
   #room(roomKey: string): RoomHistory {
     let room = this.#rooms.get(roomKey);
     if (room === undefined) {
-      room = { lastSeq: 0, items: [], followers: new Set() };
+      room = {
+        lastSeq: 0,
+        items: [],
+        followers: new Set(),
+        appended: new Map(),
+      };
       this.#rooms.set(roomKey, room);
     }
 

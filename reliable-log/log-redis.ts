@@ -28,18 +28,30 @@ import { channels, type Bus } from '../bus/index.js';
 import { decodeValue, encodeValue } from '../protocol/index.js';
 import type { ReliableItem } from '../protocol/index.js';
 import type { RedisKeys } from '../redis/index.js';
-import type {
-  HistoryLimits,
-  ReadResult,
-  ReliableDraft,
-  ReliableLog,
+import {
+  DEDUPE_RETAIN_MS,
+  type Appended,
+  type AppendOptions,
+  type HistoryLimits,
+  type ReadResult,
+  type ReliableDraft,
+  type ReliableLog,
 } from './log.js';
 
 /**
- * KEYS: seq, log. ARGV: maxItems, oldest ts kept (ms), ts, item (msgpack),
- * wake channel, publish command. Returns the new seq.
+ * KEYS: seq, log, dedupe marker. ARGV: maxItems, oldest ts kept (ms), ts,
+ * item (msgpack), wake channel, publish command, item id, marker TTL (ms;
+ * empty for an append without a dedupe key). Returns `{seq, id, fresh}`:
+ * when the marker exists nothing is written and its seq and id come back.
  */
 const APPEND_SCRIPT = `
+if ARGV[8] ~= '' then
+  local prior = redis.call('GET', KEYS[3])
+  if prior then
+    local at = string.find(prior, ':', 1, true)
+    return {tonumber(string.sub(prior, 1, at - 1)), string.sub(prior, at + 1), 0}
+  end
+end
 local seq = redis.call('INCR', KEYS[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], seq .. '-0', 't', ARGV[3], 'd', ARGV[4])
 local cutoff = tonumber(ARGV[2])
@@ -59,20 +71,26 @@ if oldest and tonumber(oldest[2][2]) < cutoff then
   redis.call('XTRIM', KEYS[2], 'MINID', keep)
 end
 redis.call(ARGV[6], ARGV[5], seq)
-return seq
+if ARGV[8] ~= '' then
+  redis.call('SET', KEYS[3], seq .. ':' .. ARGV[7], 'PX', ARGV[8])
+end
+return {seq, ARGV[7], 1}
 `;
 
 type Client = (Redis | Cluster) & {
   roomcastAppend(
     seqKey: string,
     logKey: string,
+    markerKey: string,
     maxItems: number,
     cutoffMs: number,
     ts: number,
     item: Buffer,
     channel: string,
     publishCommand: string,
-  ): Promise<number>;
+    id: string,
+    markerTtlMs: number | '',
+  ): Promise<[number, string, number]>;
 };
 
 export interface RedisReliableLogOptions {
@@ -101,25 +119,44 @@ export class RedisReliableLog implements ReliableLog {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
     options.redis.defineCommand('roomcastAppend', {
-      numberOfKeys: 2,
+      numberOfKeys: 3,
       lua: APPEND_SCRIPT,
     });
     this.#redis = options.redis as Client;
   }
 
   async append(roomKey: string, draft: ReliableDraft): Promise<ReliableItem> {
+    return (await this.appendOnce(roomKey, draft, {})).item;
+  }
+
+  async appendOnce(
+    roomKey: string,
+    draft: ReliableDraft,
+    options: AppendOptions,
+  ): Promise<Appended> {
     const { keys, limits, sharded } = this.#options;
-    const seq = await this.#redis.roomcastAppend(
+    const { dedupeKey } = options;
+    const [seq, id, fresh] = await this.#redis.roomcastAppend(
       keys.seq(roomKey),
       keys.log(roomKey),
+      // Without a dedupe key the script reads no marker; any key of the
+      // room's slot fills the place.
+      dedupeKey === undefined
+        ? keys.seq(roomKey)
+        : keys.appended(roomKey, dedupeKey),
       limits.maxItems,
       this.#cutoffMs(),
       draft.ts,
       encodeValue(draft),
       keys.channel(channels.roomLog(roomKey)),
       sharded ? 'SPUBLISH' : 'PUBLISH',
+      draft.id,
+      dedupeKey === undefined ? '' : DEDUPE_RETAIN_MS,
     );
-    return { ...draft, seq: Number(seq) };
+    return {
+      item: { ...draft, id: String(id), seq: Number(seq) },
+      fresh: fresh === 1,
+    };
   }
 
   async readAfter(

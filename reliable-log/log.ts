@@ -32,8 +32,37 @@ export interface HistoryLimits {
   maxAgeSeconds: number;
 }
 
+export interface AppendOptions {
+  /**
+   * Makes the append happen once: a second append to the room with the same
+   * key writes nothing and resolves to the first one's seq and id. The check
+   * and the write are one atomic step, so a job that dies after appending
+   * and runs again cannot append twice. Keys are kept
+   * {@link DEDUPE_RETAIN_MS}.
+   */
+  dedupeKey?: string;
+}
+
+/** How long a dedupe key is remembered: longer than any job's retries. */
+export const DEDUPE_RETAIN_MS = 7 * 24 * 3600 * 1000;
+
+export interface Appended {
+  item: ReliableItem;
+  /** False when a dedupe key matched an earlier append: nothing was written. */
+  fresh: boolean;
+}
+
 export interface ReliableLog {
   append(roomKey: string, draft: ReliableDraft): Promise<ReliableItem>;
+  /**
+   * {@link append} with options. With a `dedupeKey` that matched, `item`
+   * is the draft with the earlier append's seq and id.
+   */
+  appendOnce(
+    roomKey: string,
+    draft: ReliableDraft,
+    options: AppendOptions,
+  ): Promise<Appended>;
   readAfter(
     roomKey: string,
     afterSeq: number,

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { API_KEY, Fleet } from '../harness/fleet.js';
 import type { RoomcastProcess } from '../harness/processes.js';
 import { waitUntil } from '../harness/wait.js';
@@ -229,4 +230,75 @@ test('admin on redis - a ban set through one process closes the user 4006 and an
   assert.equal(lifted.status, 204);
   const back = await TestViewer.connect(await url());
   back.close();
+});
+
+test('admin on redis - a broadcast whose worker is SIGKILLed mid-run reaches every room exactly once', async (t) => {
+  const fleet = new Fleet(REDIS);
+  fleets.push(fleet);
+  const redis = new Redis('redis://127.0.0.1:6379');
+  try {
+    const first = await startAdmin(fleet);
+    const rooms = Array.from({ length: 1000 }, (_, index) => `b${index}`);
+    for (let start = 0; start < rooms.length; start += 50) {
+      await Promise.all(
+        rooms.slice(start, start + 50).map(async (id) => {
+          const created = await call(first.port, 'POST', '/rooms', { id });
+          assert.equal(created.status, 201, JSON.stringify(created.body));
+        }),
+      );
+    }
+
+    const started = await call(first.port, 'POST', '/broadcasts', {
+      rooms,
+      message: { type: 'system', data: { text: 'once per room' } },
+    });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    const id = started.body['id'] as string;
+    // Kill the worker while some rooms have been appended to and not yet
+    // recorded as published: the window a worker can die in.
+    const seqKeys = rooms.map((room) => `${fleet.prefix}seq:{acme/${room}}`);
+    const publishedSet = `${fleet.prefix}kv:broadcast-published:acme:${id}`;
+    const appendedCount = async () =>
+      (await redis.mget(...seqKeys)).filter((value) => value !== null).length;
+    await waitUntil(
+      async () => (await appendedCount()) > (await redis.scard(publishedSet)),
+      30_000,
+      'a room appended to and not yet recorded',
+      1,
+    );
+    first.process.child.kill('SIGKILL');
+    await first.process.exited;
+    const appended = await appendedCount();
+    const recorded = await redis.scard(publishedSet);
+    t.diagnostic(
+      `at the kill: ${appended} rooms appended to, ${recorded} recorded`,
+    );
+    assert.ok(appended < rooms.length, 'killed before the broadcast ended');
+
+    const second = await startAdmin(fleet);
+    let status: Record<string, unknown> = {};
+    await waitUntil(
+      async () => {
+        status = (await call(second.port, 'GET', `/broadcasts/${id}`)).body;
+        return status['state'] === 'completed';
+      },
+      60_000,
+      'the broadcast to be run again to completion',
+      100,
+    );
+    assert.equal(status['published'], rooms.length);
+    assert.equal(status['skipped'], 0);
+    const seqs = await redis.mget(...seqKeys);
+    const lengths = await Promise.all(
+      rooms.map((room) => redis.xlen(`${fleet.prefix}log:{acme/${room}}`)),
+    );
+    const wrong = rooms.filter(
+      (_room, index) => seqs[index] !== '1' || lengths[index] !== 1,
+    );
+    assert.deepEqual(wrong, [], 'every room holds the message once');
+    const history = await call(second.port, 'GET', '/rooms/b0');
+    assert.equal(history.body['lastSeq'], 1);
+  } finally {
+    redis.disconnect();
+  }
 });

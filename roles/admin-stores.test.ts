@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { warnUnlessNoEviction } from './admin-stores.js';
+import { connect, disconnect } from '../redis/index.js';
+import { checkEvictionPolicy, warnUnlessNoEviction } from './admin-stores.js';
 
 /** A logger that keeps every line it writes. */
 function recordingLogger() {
@@ -58,4 +59,24 @@ test('admin stores - noeviction passes quietly and an unreadable policy is a war
     [40],
     'one warning',
   );
+});
+
+test('admin stores - the start-up check on a fresh fail-fast connection waits for it and logs nothing', async () => {
+  const { logger, lines } = recordingLogger();
+  // Not connected yet: a command sent now would be refused, not queued.
+  const redis = connect(
+    { mode: 'single', url: 'redis://127.0.0.1:6379', nodes: [] },
+    { name: 'eviction-check-test', logger },
+  );
+  try {
+    const policy = await checkEvictionPolicy(redis, logger);
+    assert.equal(typeof policy, 'string');
+    assert.deepEqual(
+      lines.filter((line) => Number(line['level']) >= 40),
+      policy === 'noeviction' ? [] : lines.filter((l) => l['level'] === 50),
+      'no warning about the connection',
+    );
+  } finally {
+    await disconnect(redis);
+  }
 });

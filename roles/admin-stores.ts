@@ -17,7 +17,12 @@ import type { Logger } from 'pino';
 import { BullJobQueue, evictionPolicy } from '../admin-api/index.js';
 import type { Settings } from '../config/index.js';
 import { RedisKvStore } from '../kv-store/index.js';
-import { connect, disconnect } from '../redis/index.js';
+import {
+  connect,
+  disconnect,
+  whenReady,
+  type RedisClient,
+} from '../redis/index.js';
 import type { RedisStack } from './redis-stack.js';
 
 export interface AdminStores {
@@ -27,12 +32,14 @@ export interface AdminStores {
 }
 
 /** The key-value store every role reads bans from and admin writes. */
-export function redisKvStore(stack: RedisStack): RedisKvStore {
+export function redisKvStore(
+  stack: Pick<RedisStack, 'keys' | 'redis'>,
+): RedisKvStore {
   return new RedisKvStore(stack.redis, `${stack.keys.prefix}kv:`);
 }
 
 export function openAdminStores(
-  stack: RedisStack,
+  stack: Pick<RedisStack, 'target' | 'keys' | 'redis'>,
   settings: Pick<Settings, 'roomLeaseMs'>,
   logger: Logger,
 ): AdminStores {
@@ -47,7 +54,7 @@ export function openAdminStores(
     logger,
     lockDurationMs: settings.roomLeaseMs,
   });
-  void warnUnlessNoEviction(stack.redis, logger);
+  void checkEvictionPolicy(stack.redis, logger);
   return {
     kv: redisKvStore(stack),
     jobs,
@@ -56,6 +63,19 @@ export function openAdminStores(
       await disconnect(jobsConnection);
     },
   };
+}
+
+/**
+ * {@link warnUnlessNoEviction} once the connection is up: the command
+ * connection fails fast, so asking before its first connect would only log
+ * a warning about the question, not the answer.
+ */
+export async function checkEvictionPolicy(
+  redis: RedisClient,
+  logger: Logger,
+): Promise<string | undefined> {
+  await whenReady(redis);
+  return warnUnlessNoEviction(redis, logger);
 }
 
 /**

@@ -6,32 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Fleet } from '../harness/fleet.js';
-import type { RoomcastProcess } from '../harness/processes.js';
+import { ownerOf, type RoomcastProcess } from '../harness/processes.js';
 import { TestViewer, seqViolation } from '../harness/viewer.js';
 import { waitUntil } from '../harness/wait.js';
 
 const REDIS = { env: { REDIS_URL: 'redis://127.0.0.1:6379' } };
-
-/** The shard process that logged the latest claim of a room. */
-function ownerOf(shards: RoomcastProcess[], roomKey: string) {
-  let owner: RoomcastProcess | undefined;
-  let latest = '';
-  for (const shard of shards) {
-    for (const line of shard.lines) {
-      const time = String(line['time']);
-      if (
-        line.msg === 'room claimed' &&
-        line['roomKey'] === roomKey &&
-        time > latest
-      ) {
-        latest = time;
-        owner = shard;
-      }
-    }
-  }
-
-  return owner;
-}
 
 async function sendAll(
   fleet: Fleet,

@@ -8,12 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { buildAdminApi, ApiError } from '../admin-api/index.js';
+import { buildAdminApi } from '../admin-api/index.js';
 import type { Settings } from '../config/index.js';
 import { Edge } from '../edge/index.js';
 import { createRegistry } from '../metrics/index.js';
 import { Placement, Presence, RoomLeases } from '../ownership/index.js';
-import { RoomShard } from '../room-shard/index.js';
+import { RoomShard, ShardQueryClient } from '../room-shard/index.js';
 import { ViewerTokens } from '../tokens/index.js';
 import { parseApiKeys } from '../config/index.js';
 import { Restrictions } from '../moderation/index.js';
@@ -67,6 +67,7 @@ export async function startShard(
       lossyBytesPerSecond: settings.lossyBytesPerSecond,
     },
     outlet: leases,
+    restrictions: new Restrictions(redisKvStore(stack)),
   });
   const placement = new Placement({
     redis: stack.redis,
@@ -189,6 +190,8 @@ export async function startAdmin(
   const registry = createRegistry();
   const stack = openRedisStack(settings, registry, logger);
   const stores = openAdminStores(stack, settings, logger);
+  // Members live in the owning shard's memory; ask it over the bus.
+  const shardQueries = new ShardQueryClient({ bus: stack.bus });
   const admin = buildAdminApi({
     settings,
     apiKeys: parseApiKeys(settings.apiKeys),
@@ -201,19 +204,15 @@ export async function startAdmin(
     logger,
     kv: stores.kv,
     jobs: stores.jobs,
+    members: shardQueries,
     ready: () => stack.ready(),
-  });
-  // Without Redis nothing under /v1 can be answered truthfully.
-  admin.addHook('onRequest', async (request) => {
-    if (request.url.startsWith('/v1') && !stack.ready()) {
-      throw new ApiError('unavailable', 'redis is unreachable; retry shortly');
-    }
   });
   await admin.listen({ host: settings.host, port: settings.adminPort });
   const port = (admin.server.address() as AddressInfo).port;
   logger.info({ port }, 'admin listening');
   const close = async () => {
     await admin.close();
+    await shardQueries.close();
     await stores.close();
     await stack.close();
   };

@@ -42,13 +42,7 @@ export function openRedisStack(
     );
   }
 
-  let keys: RedisKeys;
-  try {
-    keys = new RedisKeys(settings.redisPrefix);
-  } catch (error) {
-    throw new ConfigError((error as Error).message, { cause: error });
-  }
-
+  const keys = redisKeys(settings);
   const redis = connect(target, { name: 'commands', logger });
   const bus = new RedisBus({ target, keys, registry, logger });
   const log = new RedisReliableLog({
@@ -76,6 +70,15 @@ export function openRedisStack(
       await disconnect(redis);
     },
   };
+}
+
+/** The key names under `ROOMCAST_REDIS_PREFIX`; a bad prefix is a config error. */
+export function redisKeys(settings: Pick<Settings, 'redisPrefix'>): RedisKeys {
+  try {
+    return new RedisKeys(settings.redisPrefix);
+  } catch (error) {
+    throw new ConfigError((error as Error).message, { cause: error });
+  }
 }
 
 /** Distributed processes must share credentials; they cannot invent them. */

@@ -9,14 +9,19 @@ import { MemoryBus } from '../bus/index.js';
 import type { Settings } from '../config/index.js';
 import { Edge, type EdgeOptions } from '../edge/index.js';
 import { IdGenerator } from '../ids/index.js';
-import { MemoryKvStore } from '../kv-store/index.js';
 import { Restrictions } from '../moderation/index.js';
 import { counter, createRegistry, type Registry } from '../metrics/index.js';
 import { MemoryReliableLog } from '../reliable-log/index.js';
-import { MemoryRoomDirectory, roomKey } from '../room-directory/index.js';
-import { RoomShard } from '../room-shard/index.js';
+import { roomKey, splitRoomKey } from '../room-directory/index.js';
+import {
+  RoomShard,
+  answerQuery,
+  type MemberInfo,
+  type MemberPage,
+} from '../room-shard/index.js';
 import { ViewerTokens } from '../tokens/index.js';
 import { resolveCredentials, type Credentials } from './dev-mode.js';
+import { openStandaloneStores } from './standalone-stores.js';
 
 export interface RunningStandalone {
   adminPort: number;
@@ -65,22 +70,18 @@ export async function startStandalone(
     maxItems: settings.historyMaxItems,
     maxAgeSeconds: settings.historyMaxAgeSeconds,
   });
-  const directory = new MemoryRoomDirectory();
-  // TODO(spec): with REDIS_URL set, durable state and jobs belong on Redis
-  // (RedisKvStore, BullJobQueue); that wiring waits for the shared Redis
-  // connection helpers of the distributed roles.
-  const kv = new MemoryKvStore();
-  logger.warn(
-    'no Redis: webhooks, scheduled messages, broadcasts and room lifecycle run in this process and are lost when it stops',
-  );
+  const stores = openStandaloneStores(settings, bus, logger);
+  const { directory, kv } = stores;
   const ids = createIds(settings, registry, logger);
   const tokens = new ViewerTokens(credentials.jwtSecret);
+  const restrictions = new Restrictions(kv);
   const shard = new RoomShard({
     bus,
     log,
     directory,
     registry,
     logger,
+    restrictions,
     tickMs: settings.tickMs,
     engineDefaults: {
       lossyItemsPerSecond: settings.lossyItemsPerSecond,
@@ -96,13 +97,28 @@ export async function startStandalone(
     }
   });
   shard.start();
+  // Rooms created before a restart (their directory is on Redis).
+  void stores
+    .openRooms()
+    .then(async (keys) => {
+      for (const key of keys) {
+        const { tenant, id } = splitRoomKey(key);
+        const room = await directory.get(tenant, id);
+        if (room !== undefined) {
+          await shard.claim(key, room.settings);
+        }
+      }
+    })
+    .catch((error: unknown) => {
+      logger.error({ err: error }, 'could not reopen the rooms on redis');
+    });
 
   const edge = new Edge({
     settings,
     bus,
     log,
     directory,
-    bans: new Restrictions(kv),
+    bans: restrictions,
     tokens,
     ids,
     registry,
@@ -130,37 +146,21 @@ export async function startStandalone(
     registry,
     logger,
     kv,
+    ...(stores.jobs === undefined ? {} : { jobs: stores.jobs }),
+    ready: () => stores.ready(),
     roomStats: async (key) => shard.roomStats(key),
     members: {
       async page(key, afterUserId, limit) {
         const list = shard.members(key);
-        if (list === undefined) {
-          return undefined;
-        }
-
-        return {
-          count: list.count,
-          members: list.page(afterUserId, limit).map(([id, member]) => ({
-            id,
-            name: member.name,
-            role: member.role,
-            connections: member.edges.size,
-          })),
-        };
+        return list === undefined
+          ? undefined
+          : (answerQuery(list, ['page', afterUserId, limit]) as MemberPage);
       },
       async get(key, userId) {
         const list = shard.members(key);
-        const member = list?.get(userId);
-        if (list === undefined || member === undefined) {
-          return list === undefined ? undefined : null;
-        }
-
-        return {
-          id: userId,
-          name: member.name,
-          role: member.role,
-          connections: member.edges.size,
-        };
+        return list === undefined
+          ? undefined
+          : (answerQuery(list, ['get', userId]) as MemberInfo | null);
       },
     },
   });
@@ -177,12 +177,14 @@ export async function startStandalone(
       await edge.drain(graceMs);
       await admin.close();
       await shard.stop();
+      await stores.close();
       await bus.close();
     },
     async close() {
       await edge.close();
       await admin.close();
       await shard.stop();
+      await stores.close();
       await bus.close();
     },
   };

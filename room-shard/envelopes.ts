@@ -13,12 +13,17 @@
  * - `['close']`: the room was closed; flush and tell the viewers;
  * - `['load', edgeId, backpressure]`: the share (0..1) of the edge's viewers
  *   of the room whose send buffers are backed up, sent about once a second;
- * - `['kick', userId, reason, closeCodeName]` (admin API): tell the user's
- *   sockets `control {reason}` and close them with that code (`kicked` or
- *   `banned`);
+ * - `['kick', userId, reason, closeCodeName, untilMs?]` (admin API): tell the
+ *   user's sockets `control {reason}` and close them with that code (`kicked`
+ *   or `banned`); a ban carries its end (epoch ms, or null for none) so the
+ *   shard kicks the user again if an edge reports them back;
+ * - `['unban', userId]` (admin API): the ban was lifted;
  * - `['mute', userId, untilMs | null]`, `['unmute', userId]` (admin API): drop
  *   (and count) the user's chat until then, answering them `error muted`;
- * - `['settings', RoomSettings]` (admin API): the room's settings changed.
+ * - `['settings', RoomSettings]` (admin API): the room's settings changed;
+ * - `['query', replyChannel, requestId, ShardQuery]` (admin API in a fleet):
+ *   answer on `replyChannel` with `['answer', requestId, answer]`
+ *   (queries.ts).
  *
  * Out of a shard (`channels.roomOut`):
  * - `['frame', maxSeq, viewers, full, reliableOnly, lossyCount]`: one tick's batch; `full`
@@ -36,6 +41,7 @@ import { decodeValue, encodeValue } from '../protocol/index.js';
 import type { CloseCodeName, ViewerRole } from '../protocol/index.js';
 import type { EngineInput } from '../priority/index.js';
 import type { RoomSettings } from '../room-directory/index.js';
+import type { ShardQuery } from './queries.js';
 
 export type MemberJoin = [userId: string, name: string, role: ViewerRole];
 
@@ -45,10 +51,12 @@ export type InboundEnvelope =
   | ['snapshot', string, MemberJoin[]]
   | ['close']
   | ['load', string, number]
-  | ['kick', string, string, 'kicked' | 'banned']
+  | ['kick', string, string, 'kicked' | 'banned', (number | null)?]
+  | ['unban', string]
   | ['mute', string, number | null]
   | ['unmute', string]
-  | ['settings', RoomSettings];
+  | ['settings', RoomSettings]
+  | ['query', string, string, ShardQuery];
 
 export type OutboundEnvelope =
   | ['frame', number, number, Buffer, Buffer | true | null, number]
@@ -95,7 +103,10 @@ export function decodeInbound(payload: Buffer): InboundEnvelope | undefined {
     case 'kick':
       return typeof value[1] === 'string' &&
         typeof value[2] === 'string' &&
-        (value[3] === 'kicked' || value[3] === 'banned')
+        (value[3] === 'kicked' || value[3] === 'banned') &&
+        (value[4] === undefined ||
+          value[4] === null ||
+          typeof value[4] === 'number')
         ? (value as InboundEnvelope)
         : undefined;
     case 'mute':
@@ -104,11 +115,18 @@ export function decodeInbound(payload: Buffer): InboundEnvelope | undefined {
         ? (value as InboundEnvelope)
         : undefined;
     case 'unmute':
+    case 'unban':
       return typeof value[1] === 'string'
         ? (value as InboundEnvelope)
         : undefined;
     case 'settings':
       return typeof value[1] === 'object' && value[1] !== null
+        ? (value as InboundEnvelope)
+        : undefined;
+    case 'query':
+      return typeof value[1] === 'string' &&
+        typeof value[2] === 'string' &&
+        isQuery(value[3])
         ? (value as InboundEnvelope)
         : undefined;
     default:
@@ -144,6 +162,18 @@ export function decodeOutbound(payload: Buffer): OutboundEnvelope | undefined {
     default:
       return undefined;
   }
+}
+
+function isQuery(value: unknown): value is ShardQuery {
+  if (!Array.isArray(value)) {
+    return false;
+  }
+
+  return value[0] === 'page'
+    ? typeof value[1] === 'string' &&
+        Number.isInteger(value[2]) &&
+        (value[2] as number) > 0
+    : value[0] === 'get' && typeof value[1] === 'string';
 }
 
 function safeDecode(payload: Buffer): unknown {

@@ -1,5 +1,6 @@
 export { RoomShard, busOutlet } from './shard.js';
 export type { RoomShardOptions, RoomOutlet } from './shard.js';
+export type { RestrictionSource } from './room-restrictions.js';
 export { encodeEnvelope, decodeInbound, decodeOutbound } from './envelopes.js';
 export type {
   InboundEnvelope,
@@ -7,3 +8,5 @@ export type {
   MemberJoin,
 } from './envelopes.js';
 export { MemberList } from './members.js';
+export { ShardQueryClient, answerQuery } from './queries.js';
+export type { MemberInfo, MemberPage, ShardQuery } from './queries.js';

@@ -38,8 +38,14 @@ import {
   decodeInbound,
   encodeEnvelope,
   type InboundEnvelope,
+  type MemberJoin,
 } from './envelopes.js';
 import { MemberList } from './members.js';
+import {
+  RoomRestrictions,
+  type RestrictionSource,
+} from './room-restrictions.js';
+import { answerQuery, encodeAnswer } from './queries.js';
 import { ShardMetrics } from './shard-metrics.js';
 
 export interface RoomShardOptions {
@@ -54,6 +60,12 @@ export interface RoomShardOptions {
   clock?: () => number;
   /** Where frames go; default: straight onto the bus. */
   outlet?: RoomOutlet;
+  /**
+   * The stored mutes and bans, read when a room is claimed (see
+   * room-restrictions.ts). Default: none stored; the shard knows only the
+   * ones it is sent.
+   */
+  restrictions?: RestrictionSource;
 }
 
 /** Where a shard's outbound envelopes for a room go. */
@@ -87,8 +99,7 @@ interface OwnedRoom {
   /** The latest backpressure share each edge reported for this room. */
   backpressure: Map<string, number>;
   closing: boolean;
-  /** user id -> end of the mute in epoch ms, or null for none */
-  muted: Map<string, number | null>;
+  restrictions: RoomRestrictions;
   onInbound: BusHandler;
   stopFollowing: () => void;
 }
@@ -203,13 +214,17 @@ export class RoomShard {
       viewersReported: -1,
       backpressure: new Map(),
       closing: false,
-      muted: new Map(),
+      restrictions: new RoomRestrictions(),
       onInbound: (payload) => this.#onInbound(room, payload),
       stopFollowing: () => undefined,
     };
     this.#rooms.set(key, room);
     try {
       await bus.subscribe(channels.roomIn(key), room.onInbound);
+      if (this.#options.restrictions !== undefined) {
+        await room.restrictions.load(this.#options.restrictions, key);
+      }
+
       this.#outlet.publish(key, encodeEnvelope(['resync']), 0, 0);
       room.stopFollowing = await log.follow(key, from, (item) => {
         this.#offer(room, {
@@ -424,31 +439,31 @@ export class RoomShard {
     switch (envelope[0]) {
       case 'input':
         for (const input of envelope[1]) {
-          if (room.muted.size === 0 || !this.#mutedChat(room, input)) {
+          if (!room.restrictions.anyMuted || !this.#mutedChat(room, input)) {
             this.#offer(room, input);
           }
         }
 
         return;
       case 'kick': {
-        const [, userId, reason, codeName] = envelope;
-        const control: ControlFrame = {
-          t: 'control',
-          reason: codeName,
-          message: reason,
-        };
-        this.#options.bus.publish(
-          channels.roomOut(room.key),
-          encodeEnvelope(['kick', userId, encodeFrame(control), codeName]),
-        );
+        const [, userId, reason, codeName, untilMs] = envelope;
+        if (codeName === 'banned') {
+          room.restrictions.ban(userId, untilMs ?? null);
+        }
+
+        this.#kick(room, userId, reason, codeName);
         return;
       }
 
+      case 'unban':
+        room.restrictions.unban(envelope[1]);
+        return;
+
       case 'mute':
-        room.muted.set(envelope[1], envelope[2]);
+        room.restrictions.mute(envelope[1], envelope[2]);
         return;
       case 'unmute':
-        room.muted.delete(envelope[1]);
+        room.restrictions.unmute(envelope[1]);
         return;
       case 'settings':
         try {
@@ -479,6 +494,7 @@ export class RoomShard {
           room.members.leave(edgeId, userId);
         }
 
+        this.#kickBanned(room, joins);
         return;
       }
 
@@ -487,6 +503,16 @@ export class RoomShard {
         // over: they are members again, not new joins to announce.
         const [, edgeId, members] = envelope;
         room.members.replaceEdge(edgeId, members);
+        this.#kickBanned(room, members);
+        return;
+      }
+
+      case 'query': {
+        const [, replyChannel, requestId, query] = envelope;
+        this.#options.bus.publish(
+          replyChannel,
+          encodeAnswer(requestId, answerQuery(room.members, query)),
+        );
         return;
       }
 
@@ -504,6 +530,36 @@ export class RoomShard {
     }
   }
 
+  #kick(
+    room: OwnedRoom,
+    userId: string,
+    reason: string,
+    codeName: 'kicked' | 'banned',
+  ): void {
+    const control: ControlFrame = {
+      t: 'control',
+      reason: codeName,
+      message: reason,
+    };
+    this.#options.bus.publish(
+      channels.roomOut(room.key),
+      encodeEnvelope(['kick', userId, encodeFrame(control), codeName]),
+    );
+  }
+
+  /**
+   * Kicks reported members with an active ban: banned while the room had
+   * no owner, their first kick reached nobody.
+   */
+  #kickBanned(room: OwnedRoom, members: MemberJoin[]): void {
+    const nowMs = this.#clock();
+    for (const [userId] of members) {
+      if (room.restrictions.isBanned(userId, nowMs)) {
+        this.#kick(room, userId, 'banned', 'banned');
+      }
+    }
+  }
+
   /**
    * True when the input is chat from a muted user: it is dropped, counted and
    * the sender told. A mute whose end has passed is lifted here.
@@ -514,13 +570,7 @@ export class RoomShard {
       return false;
     }
 
-    const untilMs = room.muted.get(userId);
-    if (untilMs === undefined) {
-      return false;
-    }
-
-    if (untilMs !== null && untilMs <= this.#clock()) {
-      room.muted.delete(userId);
+    if (!room.restrictions.isMuted(userId, this.#clock())) {
       return false;
     }
 
