@@ -154,6 +154,11 @@ async function main(argv: string[]): Promise<number> {
     process[on]('SIGTERM', () => resolve('SIGTERM'));
     process[on]('SIGINT', () => resolve('SIGINT'));
     void stopped?.then(() => resolve('SIGTERM'));
+    // Started by a roomcast parent with an IPC channel (`roomcast cluster`):
+    // the channel closing means the parent died, so stop as on SIGTERM.
+    if (process.channel !== undefined) {
+      process.once('disconnect', () => resolve('SIGTERM'));
+    }
   });
   logger.info({ signal }, 'shutting down');
   // A stop that hangs (a request or a Redis command that never settles)

@@ -88,7 +88,10 @@ export async function startCluster(
         ROOMCAST_JWT_SECRET: jwtSecret,
         ...env,
       },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      // The IPC channel is how a child learns its parent is gone (it stops
+      // as on SIGTERM when the channel closes), so none outlives a cluster
+      // that was killed.
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     children.add(child);
     logger.info({ child: role, childPid: child.pid }, 'process started');
