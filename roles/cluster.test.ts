@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { RoomcastProcess } from '../harness/processes.js';
+import { alive, RoomcastProcess } from '../harness/processes.js';
 import { waitUntil } from '../harness/wait.js';
 import { parseClusterArgs, shardPortBase } from './index.js';
 
@@ -62,12 +62,3 @@ test('cluster - its processes stop when the cluster process is killed', async ()
     }
   }
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -8,7 +8,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Fleet } from '../harness/fleet.js';
-import { waitReady, type RoomcastProcess } from '../harness/processes.js';
+import {
+  alive,
+  waitReady,
+  type RoomcastProcess,
+} from '../harness/processes.js';
 import { TestViewer } from '../harness/viewer.js';
 import { waitUntil } from '../harness/wait.js';
 
@@ -41,15 +45,6 @@ function workerPid(index: number): number {
     (line) => line.msg === 'edge worker started' && line['worker'] === index,
   );
   return Number(started.at(-1)?.['workerPid'] ?? -1);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
