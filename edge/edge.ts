@@ -15,9 +15,10 @@
  * allocator, and when those bytes happen to look like "Connection: close"
  * it shuts the new WebSocket down (the client sees 1006 right after
  * `welcome`). Native allocations between the upgrade and the end of `cork`
- * (a topic subscription, a send) are what reuse that memory, so the open
- * handler only does bookkeeping; the welcome and the subscription follow
- * once `cork` has returned. docs/edge.md has the details.
+ * (a topic subscription, a send) reuse that memory, so the open handler
+ * only does bookkeeping and the welcome and the subscription follow once
+ * `cork` has returned. That makes the drop rare, not impossible (uWS and V8
+ * allocate for the open event too); docs/edge.md has the figures.
  */
 import { randomUUID } from 'node:crypto';
 import uWS from 'uWebSockets.js';
