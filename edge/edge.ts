@@ -8,6 +8,17 @@
  * never gets an open socket. The welcome frame's seq is read after the
  * room's bus subscription is live: every reliable item after it reaches the
  * viewer, in order.
+ *
+ * An asynchronous upgrade must run inside `res.cork` (so the 101 answer is
+ * one write), and uWS 20.30 has a bug there: after the callback, `cork`
+ * reads the HTTP response state from memory the upgrade handed back to the
+ * allocator, and when those bytes happen to look like "Connection: close"
+ * it shuts the new WebSocket down (the client sees 1006 right after
+ * `welcome`). Native allocations between the upgrade and the end of `cork`
+ * (a topic subscription, a send) reuse that memory, so the open handler
+ * only does bookkeeping and the welcome and the subscription follow once
+ * `cork` has returned. That makes the drop rare, not impossible (uWS and V8
+ * allocate for the open event too); docs/edge.md has the figures.
  */
 import { randomUUID } from 'node:crypto';
 import uWS from 'uWebSockets.js';
@@ -115,6 +126,10 @@ export class Edge {
   #pressured = new Set<WebSocket<Viewer>>();
   #sweepCursor: Iterator<WebSocket<Viewer>> | undefined;
   #closing = false;
+  /** True while `res.upgrade` runs inside `res.cork`; see the module header. */
+  #upgrading = false;
+  /** The socket the running upgrade opened, greeted once `cork` returns. */
+  #opened: WebSocket<Viewer> | undefined;
   /** When the edge last closed a viewer; close() lingers after it. */
   #lastClosedMs = -Infinity;
   #frames: RoomFrames;
@@ -180,7 +195,7 @@ export class Edge {
       message: (ws, message, isBinary) =>
         this.#input.onMessage(ws, message, isBinary),
       drain: (ws) => this.#drain(ws),
-      close: (ws) => this.#close(ws),
+      close: (ws, code) => this.#close(ws, code),
     });
     this.#app.any('/*', (res) => {
       endWithError(res, '404 Not Found', 'not_found', 'no such path');
@@ -419,26 +434,58 @@ export class Edge {
         return;
       }
 
-      res.cork(() => {
-        if ('status' in outcome) {
-          this.#metrics.connects.inc({ outcome: outcome.code });
-          const headers: Record<string, string> =
-            outcome.retryAfterSeconds === undefined
-              ? {}
-              : { 'retry-after': String(outcome.retryAfterSeconds) };
-          endWithError(
-            res,
-            outcome.status,
-            outcome.code,
-            outcome.message,
-            headers,
-          );
-          return;
-        }
+      if (!('status' in outcome)) {
+        this.#upgradeNow(
+          res,
+          outcome,
+          [secKey, secProtocol, secExtensions],
+          context,
+        );
+        return;
+      }
 
-        res.upgrade(outcome, secKey, secProtocol, secExtensions, context);
+      res.cork(() => {
+        this.#metrics.connects.inc({ outcome: outcome.code });
+        const headers: Record<string, string> =
+          outcome.retryAfterSeconds === undefined
+            ? {}
+            : { 'retry-after': String(outcome.retryAfterSeconds) };
+        endWithError(
+          res,
+          outcome.status,
+          outcome.code,
+          outcome.message,
+          headers,
+        );
       });
     });
+  }
+
+  /**
+   * Completes an admitted upgrade: opens the socket inside `res.cork` with
+   * nothing but bookkeeping in the open handler, then greets the viewer
+   * outside it (see the module header for the uWS bug this avoids).
+   */
+  #upgradeNow(
+    res: HttpResponse,
+    viewer: Viewer,
+    [secKey, secProtocol, secExtensions]: [string, string, string],
+    context: us_socket_context_t,
+  ): void {
+    this.#upgrading = true;
+    try {
+      res.cork(() => {
+        res.upgrade(viewer, secKey, secProtocol, secExtensions, context);
+      });
+    } finally {
+      this.#upgrading = false;
+    }
+
+    const ws = this.#opened;
+    this.#opened = undefined;
+    if (ws !== undefined) {
+      this.#greet(ws);
+    }
   }
 
   async #admit(request: AdmissionRequest): Promise<Viewer | Refusal> {
@@ -540,49 +587,83 @@ export class Edge {
     );
   }
 
+  /**
+   * Bookkeeping only: this runs inside `res.cork`, where uWS 20.30 must not
+   * see a native allocation (module header). {@link Edge.#greet} follows.
+   */
   #open(ws: WebSocket<Viewer>): void {
     const viewer = ws.getUserData();
     this.#releaseAdmit(viewer.roomKey);
-    const room = this.#rooms.get(viewer.roomKey);
     this.#sockets.add(ws);
     this.#metrics.connections.set(this.#sockets.size);
     this.#metrics.connects.inc({ outcome: 'accepted' });
+    const room = this.#rooms.get(viewer.roomKey);
+    if (room !== undefined) {
+      viewer.room = room;
+      room.addSocket(ws);
+    }
+
+    if (this.#upgrading) {
+      this.#opened = ws;
+      return;
+    }
+
+    this.#greet(ws);
+  }
+
+  /** Sends `welcome` and starts delivery, in one write. */
+  #greet(ws: WebSocket<Viewer>): void {
+    const viewer = ws.getUserData();
+    if (viewer.closed) {
+      return;
+    }
+
+    const room = viewer.room;
     if (room === undefined) {
       this.#closeViewer(ws, 'roomClosed');
       return;
     }
 
-    viewer.room = room;
-    room.addSocket(ws);
-    const { settings } = this.#options;
-    const resuming = viewer.resumeSeq !== undefined;
-    // Joining fresh: live from wherever the room is. Topics not yet past
-    // the log position read at admission mean catching up from it.
-    viewer.welcomeSeq = Math.max(viewer.welcomeSeq, room.lastForwardedSeq);
-    this.#sendDirect(ws, {
-      t: 'welcome',
-      room: room.roomId,
-      user: viewer.claims.user,
-      viewers: Math.max(room.viewers, room.users.size),
-      seq: viewer.welcomeSeq,
-      idleTimeoutMs: settings.idleTimeoutSeconds * 1000,
-      limits: {
-        chatPerSecond: settings.chatPerSecond,
-        likesPerSecond: settings.likesPerSecond,
-        maxFrameBytes: settings.maxFrameBytes,
-      },
-      backoff: { baseMs: 500, maxMs: 30_000 },
-    });
-    if (resuming) {
-      void this.#input.resume(ws, viewer.resumeSeq ?? 0);
-      return;
-    }
+    ws.cork(() => {
+      const { settings } = this.#options;
+      // Joining fresh: live from wherever the room is. Topics not yet past
+      // the log position read at admission mean catching up from it.
+      viewer.welcomeSeq = Math.max(viewer.welcomeSeq, room.lastForwardedSeq);
+      this.#sendDirect(ws, {
+        t: 'welcome',
+        room: room.roomId,
+        user: viewer.claims.user,
+        viewers: Math.max(room.viewers, room.users.size),
+        seq: viewer.welcomeSeq,
+        idleTimeoutMs: settings.idleTimeoutSeconds * 1000,
+        limits: {
+          chatPerSecond: settings.chatPerSecond,
+          likesPerSecond: settings.likesPerSecond,
+          maxFrameBytes: settings.maxFrameBytes,
+        },
+        backoff: { baseMs: 500, maxMs: 30_000 },
+      });
+      if (viewer.resumeSeq !== undefined) {
+        void this.#input.resume(ws, viewer.resumeSeq);
+        return;
+      }
 
-    this.#delivery.startLive(ws, room, viewer.welcomeSeq);
+      this.#delivery.startLive(ws, room, viewer.welcomeSeq);
+    });
   }
 
-  #close(ws: WebSocket<Viewer>): void {
+  #close(ws: WebSocket<Viewer>, code: number): void {
     const viewer = ws.getUserData();
+    if (this.#upgrading) {
+      // Nothing of ours closes a socket inside the upgrade's cork: this is
+      // the uWS bug of the module header, counted so it stays visible.
+      this.#metrics.connects.inc({ outcome: 'dropped_at_open' });
+      this.#options.logger.warn(
+        { code, user: viewer.claims.user },
+        'viewer dropped by uWS at open',
+      );
+    }
+
     viewer.closed = true;
     viewer.room?.removeSocket(ws);
     this.#sockets.delete(ws);

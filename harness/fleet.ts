@@ -11,6 +11,8 @@ import { waitUntil } from './wait.js';
 
 export const API_KEY = `key_${randomBytes(12).toString('hex')}`;
 const TENANT = 'acme';
+/** How often one admin request is retried after a 429 before it counts. */
+const MAX_RATE_LIMITED_RETRIES = 30;
 
 export interface RedisConnection {
   /** REDIS_URL or REDIS_CLUSTER_NODES. */
@@ -95,17 +97,30 @@ export class Fleet {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; json: Record<string, unknown> }> {
-    const response = await fetch(
-      `http://127.0.0.1:${this.adminPort}/v1${path}`,
-      {
+    let response: Response;
+    // A request over the key's rate limit changed nothing and says when to
+    // come back; tests that publish thousands of messages do as a platform
+    // would, whatever speed the machine lets them reach.
+    for (let attempt = 0; ; attempt++) {
+      response = await fetch(`http://127.0.0.1:${this.adminPort}/v1${path}`, {
         method,
         headers: {
           authorization: `Bearer ${API_KEY}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      },
-    );
+      });
+      if (response.status !== 429 || attempt >= MAX_RATE_LIMITED_RETRIES) {
+        break;
+      }
+
+      await response.arrayBuffer();
+      const afterSeconds = Number(response.headers.get('retry-after') ?? 1);
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0.1, afterSeconds) * 1000),
+      );
+    }
+
     const text = await response.text();
     return {
       status: response.status,
@@ -129,25 +144,12 @@ export class Fleet {
     return json['token'] as string;
   }
 
-  /**
-   * Publishes a reliable item; resolves to its seq. A 429 (the key's rate
-   * limit, which a fast machine can reach in a bulk test) is retried after
-   * a second, as a client following `Retry-After` would.
-   */
+  /** Publishes a reliable item; resolves to its seq (see {@link api} on 429). */
   async send(room: string, type: string, data: unknown): Promise<number> {
-    let answer = await this.api('POST', `/rooms/${room}/messages`, {
+    const { status, json } = await this.api('POST', `/rooms/${room}/messages`, {
       type,
       data,
     });
-    while (answer.status === 429) {
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      answer = await this.api('POST', `/rooms/${room}/messages`, {
-        type,
-        data,
-      });
-    }
-
-    const { status, json } = answer;
     if (status !== 202) {
       throw new Error(`publish refused: ${status} ${JSON.stringify(json)}`);
     }

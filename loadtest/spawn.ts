@@ -3,7 +3,8 @@
  * standalone, and the uws baseline. Each listens on loopback on ports the
  * kernel picks (port 0) and logs the ports it bound as JSON lines (`msg`
  * 'admin api listening' / 'edge listening' with a `port` field), which is
- * how the load test finds them. Credentials are generated per run.
+ * how the load test finds them; roomcast's processes are then waited for
+ * until their `/readyz` answers 200. Credentials are generated per run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LoadtestError } from './loadtest-error.js';
+import { waitUntilReady } from './readiness.js';
 import type { RunTarget } from './run.js';
 import type { ChaosStep } from './scenario.js';
 
@@ -208,6 +210,28 @@ async function start(
   };
 }
 
+/**
+ * Waits for `/readyz` on every port the roomcast processes logged: listening
+ * comes before the Redis connection and subscriptions, and the admin API
+ * answers 503 until then. Stops the service when it does not get ready.
+ */
+async function whenReady(started: Started, label: string): Promise<void> {
+  try {
+    await waitUntilReady(
+      started.listeners.map((listener) => listener.port),
+      label,
+      { timeoutMs: START_TIMEOUT_MS, stopped: started.exitedEarly },
+    );
+  } catch (error) {
+    await started.stop();
+    throw new LoadtestError(
+      'LOADTEST_SPAWN_FAILED',
+      `${(error as Error).message}:\n${started.lines.join('\n')}`,
+      { cause: error },
+    );
+  }
+}
+
 function service(
   kind: SpawnKind,
   started: Started,
@@ -260,6 +284,7 @@ export async function spawnRoomcast(
     `roomcast ${kind}`,
     { edges: 1, shards: 0 },
   );
+  await whenReady(started, `roomcast ${kind}`);
   return service(kind, started, apiKey, `roomcast ${kind}`);
 }
 
@@ -376,15 +401,8 @@ export async function spawnCluster(shape: {
       label,
       shape,
     );
+    await whenReady(started, label);
   } catch (error) {
-    redis.child.kill('SIGKILL');
-    throw error;
-  }
-
-  try {
-    await allReady(started.listeners, label);
-  } catch (error) {
-    await started.stop();
     redis.child.kill('SIGKILL');
     throw error;
   }
@@ -469,38 +487,6 @@ export async function spawnBaseline(
   }
 
   return spawned;
-}
-
-/**
- * Waits until every process answers `/readyz` with 200: a distributed role
- * logs its port before its Redis connection is up, and answers 503 until it
- * is.
- */
-async function allReady(listeners: Listener[], label: string): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (const { port } of listeners) {
-    for (;;) {
-      const status = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-        async (response) => {
-          await response.arrayBuffer();
-          return response.status;
-        },
-        () => 0,
-      );
-      if (status === 200) {
-        break;
-      }
-
-      if (Date.now() > deadline) {
-        throw new LoadtestError(
-          'LOADTEST_SPAWN_FAILED',
-          `${label}: port ${port} not ready within ${START_TIMEOUT_MS} ms`,
-        );
-      }
-
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
 }
 
 /** SIGKILL to a process that may have exited already (a restarted worker). */
