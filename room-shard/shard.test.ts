@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { MemoryBus, channels } from '../bus/index.js';
 import { silentLogger } from '../logging/index.js';
 import { createRegistry } from '../metrics/index.js';
-import { decodeValue } from '../protocol/index.js';
+import { decodeValue, encodeValue } from '../protocol/index.js';
 import { MemoryReliableLog } from '../reliable-log/index.js';
 import { MemoryRoomDirectory } from '../room-directory/index.js';
 import {
   RoomShard,
+  ShardQueryClient,
   decodeOutbound,
   encodeEnvelope,
   type OutboundEnvelope,
@@ -197,5 +198,39 @@ test('room shard - garbage on the bus is counted and changes nothing', async () 
   const text = await registry.metrics();
   assert.match(text, /roomcast_shard_bad_envelopes_total 2/);
   assert.equal(shard.roomStats('t/g')?.accounting.total.received, 0);
+  await shard.stop();
+});
+
+test('room shard - a stats question on the bus is answered by the owner, and nobody answers for a room it does not own', async () => {
+  const { bus, shard, registry } = setup();
+  const client = new ShardQueryClient({ bus, timeoutMs: 200 });
+  await shard.claim('t/s');
+  bus.publish(
+    channels.roomIn('t/s'),
+    encodeEnvelope([
+      'input',
+      [{ type: 'like', ts: 1, count: 4, from: { id: 'u' } }],
+    ]),
+  );
+  await settle();
+
+  const stats = await client.stats('t/s');
+  assert.equal(stats?.members, 0);
+  assert.equal(stats?.accounting.classes.like.received, 1);
+  assert.equal(stats?.accounting.classes.like.pending, 1);
+  assert.equal(stats?.accounting.units.like.received, 4);
+  assert.equal(await client.stats('t/elsewhere'), undefined);
+
+  // A malformed stats question is refused like any bad envelope.
+  bus.publish(
+    channels.roomIn('t/s'),
+    encodeValue(['query', 'replies:x', 'r1', ['stats', 'extra']]),
+  );
+  await settle();
+  assert.match(
+    await registry.metrics(),
+    /roomcast_shard_bad_envelopes_total 1/,
+  );
+  await client.close();
   await shard.stop();
 });
