@@ -40,6 +40,17 @@ function setup() {
   return { bus, log, directory, registry, shard, out, listen, time };
 }
 
+/** One like message of `count` likes into a room, as an edge sends it. */
+function sendLikes(bus: MemoryBus, key: string, count: number): void {
+  bus.publish(
+    channels.roomIn(key),
+    encodeEnvelope([
+      'input',
+      [{ type: 'like', ts: 1, count, from: { id: 'u' } }],
+    ]),
+  );
+}
+
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 test('room shard - one tick publishes one frame per room, encoded once, with reliable items in seq order', async () => {
@@ -50,13 +61,7 @@ test('room shard - one tick publishes one frame per room, encoded once, with rel
     await log.append('t/a', { type: 'host', id: String(n), ts: 1 });
   }
 
-  bus.publish(
-    channels.roomIn('t/a'),
-    encodeEnvelope([
-      'input',
-      [{ type: 'like', ts: 1, count: 7, from: { id: 'u' } }],
-    ]),
-  );
+  sendLikes(bus, 't/a', 7);
   await settle();
   shard.tick(1_000_100);
   await settle();
@@ -205,13 +210,7 @@ test('room shard - a stats question on the bus is answered by the owner, and nob
   const { bus, shard, registry } = setup();
   const client = new ShardQueryClient({ bus, timeoutMs: 200 });
   await shard.claim('t/s');
-  bus.publish(
-    channels.roomIn('t/s'),
-    encodeEnvelope([
-      'input',
-      [{ type: 'like', ts: 1, count: 4, from: { id: 'u' } }],
-    ]),
-  );
+  sendLikes(bus, 't/s', 4);
   await settle();
 
   const stats = await client.stats('t/s');
