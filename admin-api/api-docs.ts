@@ -103,6 +103,11 @@ at \`GET /v1/openapi.json\`.
   shards (a failover takes about \`ROOMCAST_ROOM_LEASE_MS\`) nobody answers,
   and the members endpoints answer 503 \`unavailable\`: retry. Counts are
   exact to within a tick plus the time edges take to report.
+- **Room stats** (\`GET /v1/rooms/{id}\` only; lists, creation and changes
+  leave them out) come from the owning shard the same way. A room that no
+  shard answers for within 2 s is answered 200 without \`stats\`. The counts
+  are the current owner's: they start at zero when another shard takes the
+  room over, and count one room whatever the number of edges.
 `;
 
 /** docs/api.md as it should read: rendered, then formatted by Prettier. */

@@ -19,7 +19,7 @@ import {
   doc,
 } from './schemas.js';
 
-const Room = Type.Object({
+const roomFields = {
   id: Type.String(),
   title: Type.String(),
   createdAt: Type.String({ format: 'date-time' }),
@@ -27,10 +27,22 @@ const Room = Type.Object({
   lastSeq: Type.Integer(),
   settings: RoomSettingsBody,
   idleCloseSeconds: Type.Optional(Type.Integer()),
+};
+
+/** A room as lists, creation and changes answer it: no stats. */
+const Room = Type.Object(roomFields);
+
+/**
+ * A room with its stats, as `GET /v1/rooms/{id}` answers it. Only the
+ * room's owning shard has the figures; in a fleet asking it is a round trip
+ * over Redis, which is why lists do not carry them.
+ */
+const RoomWithStats = Type.Object({
+  ...roomFields,
   stats: Type.Optional(
     Type.Record(Type.String(), Type.Unknown(), {
       description:
-        'members, and items received, delivered, merged and dropped by class',
+        'members, and items received, delivered, merged, dropped and pending by class and in total, as the owning shard counted them (received = delivered + merged + dropped + pending). The counts start at zero when another shard takes the room over (failover or hand-off). Absent when no shard answered within 2 s: the room is moving between shards; retry',
     }),
   ),
 });
@@ -131,7 +143,7 @@ export function registerRoomRoutes(
       schema: {
         params: RoomParams,
         ...doc('rooms', 'Get a room with its stats', {
-          200: Room,
+          200: RoomWithStats,
           404: ErrorBody,
         }),
       },
@@ -142,7 +154,7 @@ export function registerRoomRoutes(
         request.caller.tenant,
         request.params.id,
       );
-      return present(context, room);
+      return present(context, room, { stats: true });
     },
   );
 
@@ -244,11 +256,16 @@ function decodeCursor(cursor: string): string {
   return after;
 }
 
-async function present(context: AdminContext, room: RoomStatus) {
+/** The room as answered; `stats` asks its shard, one question per call. */
+async function present(
+  context: AdminContext,
+  room: RoomStatus,
+  { stats: withStats = false } = {},
+) {
   const key = roomKey(room.tenant, room.id);
   const [lastSeq, stats] = await Promise.all([
     context.log.lastSeq(key),
-    context.roomStats(key),
+    withStats ? context.roomStats(key) : undefined,
   ]);
   return {
     id: room.id,

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { RoomcastProcess } from './processes.js';
+import { TestViewer } from './viewer.js';
 import { waitUntil } from './wait.js';
 
 export const API_KEY = `key_${randomBytes(12).toString('hex')}`;
@@ -23,6 +24,7 @@ export class Fleet {
   readonly prefix = `rctest:${randomBytes(6).toString('hex')}:`;
   readonly env: Record<string, string>;
   readonly processes: RoomcastProcess[] = [];
+  readonly viewers: TestViewer[] = [];
   adminPort = -1;
   #redis: RedisConnection;
 
@@ -157,8 +159,26 @@ export class Fleet {
     return json['seq'] as number;
   }
 
-  /** Stops every process (SIGKILL if SIGTERM takes too long) and deletes the prefix's keys. */
+  /** Connects a viewer of `room` as `user` to the edge on `edgePort`; closed by {@link stop}. */
+  async viewer(
+    edgePort: number,
+    room: string,
+    user: string,
+  ): Promise<TestViewer> {
+    const connected = await TestViewer.connect(
+      edgePort,
+      await this.token(room, user),
+    );
+    this.viewers.push(connected);
+    return connected;
+  }
+
+  /**
+   * Closes the viewers it connected, stops every process (SIGKILL if
+   * SIGTERM takes too long) and deletes the prefix's keys.
+   */
   async stop(): Promise<void> {
+    await Promise.all(this.viewers.map((viewer) => viewer.close()));
     await Promise.all(
       this.processes.map(async (proc) => {
         const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10_000);

@@ -7,6 +7,13 @@ import { parse } from 'yaml';
 import { SETTINGS } from '../config/index.js';
 import { checkDockerfile, parseDockerfile } from './dockerfile-checks.js';
 import {
+  checkEdgeSizing,
+  cpuCores,
+  edgeMemoryMiB,
+  memoryMiB,
+  workersForCpu,
+} from './edge-sizing-checks.js';
+import {
   ofKind,
   parseManifests,
   renderKustomization,
@@ -148,6 +155,7 @@ for (const overlay of OVERLAYS) {
     assert.deepEqual(checkDrain(objects, secrets), []);
     assert.deepEqual(checkSecurityAndResources(objects), []);
     assert.deepEqual(checkNoSecretsInConfigMaps(objects), []);
+    assert.deepEqual(checkEdgeSizing(objects, secrets), []);
   });
 }
 
@@ -196,6 +204,54 @@ test('k8s production - several edges and shards, autoscaled edges, Redis from a 
     ofKind(objects, 'Secret').length,
     0,
     'Secrets are created by the operator',
+  );
+  const edge = edgeContainer(objects);
+  assert.deepEqual(
+    edge.env?.find((entry) => entry.name === SETTINGS.edgeWorkers.env),
+    { name: SETTINGS.edgeWorkers.env, value: '2' },
+    'two edge workers for two requested cores',
+  );
+  assert.equal(cpuCores(edge.resources?.requests?.['cpu']), 2);
+});
+
+test('k8s edge sizing - quantities, workers per core and memory per worker', () => {
+  assert.equal(cpuCores('500m'), 0.5);
+  assert.equal(cpuCores('2'), 2);
+  assert.ok(Number.isNaN(cpuCores('two')));
+  assert.equal(memoryMiB('1Gi'), 1024);
+  assert.equal(memoryMiB('512Mi'), 512);
+  assert.equal(memoryMiB(String(2 ** 20)), 1);
+  assert.ok(Number.isNaN(memoryMiB('1Gb')));
+  assert.deepEqual([0.1, 1, 1.5, 2, 4].map(workersForCpu), [1, 1, 1, 2, 4]);
+  // One process, then a primary and the workers, each with full sockets.
+  assert.ok(edgeMemoryMiB(1) > 200 && edgeMemoryMiB(1) < 256);
+  assert.ok(edgeMemoryMiB(2) > 512 && edgeMemoryMiB(2) < 1024);
+});
+
+test('k8s checks - report edge workers that do not match the CPU request, and memory too small for them', async () => {
+  const objects = structuredClone(await render('production'));
+  const edge = edgeContainer(objects);
+  const hpa = ofKind<K8sObject>(objects, 'HorizontalPodAutoscaler')[0];
+  assert.ok(edge.resources?.requests && hpa);
+
+  edge.resources.requests['cpu'] = '4';
+  edge.resources.requests['memory'] = '512Mi';
+  const secrets = await exampleSecrets();
+  const report = () => checkEdgeSizing(objects, secrets).join('\n');
+  assert.match(
+    report(),
+    /2 edge worker\(s\) for a CPU request of 4; run 4 .* ROOMCAST_EDGE_WORKERS/,
+  );
+  assert.match(report(), /memory request 512 MiB is below the \d+ MiB/);
+
+  edge.resources.requests['cpu'] = '2';
+  edge.env = edge.env?.filter(
+    (entry) => entry.name !== SETTINGS.edgeWorkers.env,
+  );
+  assert.match(report(), /1 edge worker\(s\) for a CPU request of 2; run 2/);
+  assert.match(
+    report(),
+    /HorizontalPodAutoscaler\/roomcast-edge: 20000 connections per pod exceed what 1 worker\(s\) hold/,
   );
 });
 

@@ -190,7 +190,8 @@ export async function startAdmin(
   const registry = createRegistry();
   const stack = openRedisStack(settings, registry, logger);
   const stores = openAdminStores(stack, settings, logger);
-  // Members live in the owning shard's memory; ask it over the bus.
+  // Members and engine accounting live in the owning shard's memory; ask it
+  // over the bus.
   const shardQueries = new ShardQueryClient({ bus: stack.bus });
   const admin = buildAdminApi({
     settings,
@@ -205,6 +206,7 @@ export async function startAdmin(
     kv: stores.kv,
     jobs: stores.jobs,
     members: shardQueries,
+    roomStats: (key) => shardQueries.stats(key),
     ready: () => stack.ready(),
   });
   await admin.listen({ host: settings.host, port: settings.adminPort });

@@ -169,11 +169,18 @@ function isQuery(value: unknown): value is ShardQuery {
     return false;
   }
 
-  return value[0] === 'page'
-    ? typeof value[1] === 'string' &&
+  switch (value[0]) {
+    case 'page':
+      return (
+        typeof value[1] === 'string' &&
         Number.isInteger(value[2]) &&
         (value[2] as number) > 0
-    : value[0] === 'get' && typeof value[1] === 'string';
+      );
+    case 'get':
+      return typeof value[1] === 'string';
+    default:
+      return value[0] === 'stats' && value.length === 1;
+  }
 }
 
 function safeDecode(payload: Buffer): unknown {

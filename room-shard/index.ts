@@ -9,4 +9,9 @@ export type {
 } from './envelopes.js';
 export { MemberList } from './members.js';
 export { ShardQueryClient, answerQuery } from './queries.js';
-export type { MemberInfo, MemberPage, ShardQuery } from './queries.js';
+export type {
+  MemberInfo,
+  MemberPage,
+  RoomStats,
+  ShardQuery,
+} from './queries.js';

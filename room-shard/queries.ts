@@ -1,6 +1,6 @@
 /**
  * Questions about a room that only its owning shard can answer (who is in
- * it), asked over the bus. In one process the admin API reads the shard
+ * it, what its priority engine counted), asked over the bus. In one process the admin API reads the shard
  * directly; in a fleet the admin process does not know which shard owns a
  * room, so it sends the question on the room's inbound channel, which only
  * the owner listens to, and waits for the answer on a reply channel of its
@@ -12,12 +12,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import { channels, type Bus, type BusHandler } from '../bus/index.js';
+import type { RoomAccounting } from '../priority/index.js';
 import { decodeValue, encodeValue } from '../protocol/index.js';
 import { encodeEnvelope } from './envelopes.js';
 import type { MemberList } from './members.js';
 
-/** `['page', afterUserId, limit]` or `['get', userId]`. */
-export type ShardQuery = ['page', string, number] | ['get', string];
+/** `['page', afterUserId, limit]`, `['get', userId]` or `['stats']`. */
+export type ShardQuery = ['page', string, number] | ['get', string] | ['stats'];
+
+/** The owner's figures for a room: the answer to `['stats']`. */
+export interface RoomStats {
+  members: number;
+  /** Counted since this shard took the room; see docs/distributed.md. */
+  accounting: RoomAccounting;
+}
 
 export interface MemberInfo {
   id: string;
@@ -35,10 +43,10 @@ export interface MemberPage {
 /** Most members one page question may ask for. */
 export const MAX_QUERY_PAGE = 1001;
 
-/** The owner's side: answers a question from its member list. */
+/** The owner's side: answers a member question from its member list. */
 export function answerQuery(
   members: MemberList,
-  query: ShardQuery,
+  query: Exclude<ShardQuery, ['stats']>,
 ): MemberPage | MemberInfo | null {
   if (query[0] === 'page') {
     const [, afterUserId, limit] = query;
@@ -123,6 +131,11 @@ export class ShardQueryClient {
   ): Promise<MemberInfo | null | undefined> {
     return (await this.#ask(roomKey, ['get', userId])) as
       MemberInfo | null | undefined;
+  }
+
+  /** The room's members count and engine accounting; undefined when unanswered. */
+  async stats(roomKey: string): Promise<RoomStats | undefined> {
+    return (await this.#ask(roomKey, ['stats'])) as RoomStats | undefined;
   }
 
   async close(): Promise<void> {

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { MemoryBus, channels } from '../bus/index.js';
 import { silentLogger } from '../logging/index.js';
 import { createRegistry } from '../metrics/index.js';
-import { decodeValue } from '../protocol/index.js';
+import { decodeValue, encodeValue } from '../protocol/index.js';
 import { MemoryReliableLog } from '../reliable-log/index.js';
 import { MemoryRoomDirectory } from '../room-directory/index.js';
 import {
   RoomShard,
+  ShardQueryClient,
   decodeOutbound,
   encodeEnvelope,
   type OutboundEnvelope,
@@ -39,6 +40,17 @@ function setup() {
   return { bus, log, directory, registry, shard, out, listen, time };
 }
 
+/** One like message of `count` likes into a room, as an edge sends it. */
+function sendLikes(bus: MemoryBus, key: string, count: number): void {
+  bus.publish(
+    channels.roomIn(key),
+    encodeEnvelope([
+      'input',
+      [{ type: 'like', ts: 1, count, from: { id: 'u' } }],
+    ]),
+  );
+}
+
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 test('room shard - one tick publishes one frame per room, encoded once, with reliable items in seq order', async () => {
@@ -49,13 +61,7 @@ test('room shard - one tick publishes one frame per room, encoded once, with rel
     await log.append('t/a', { type: 'host', id: String(n), ts: 1 });
   }
 
-  bus.publish(
-    channels.roomIn('t/a'),
-    encodeEnvelope([
-      'input',
-      [{ type: 'like', ts: 1, count: 7, from: { id: 'u' } }],
-    ]),
-  );
+  sendLikes(bus, 't/a', 7);
   await settle();
   shard.tick(1_000_100);
   await settle();
@@ -197,5 +203,33 @@ test('room shard - garbage on the bus is counted and changes nothing', async () 
   const text = await registry.metrics();
   assert.match(text, /roomcast_shard_bad_envelopes_total 2/);
   assert.equal(shard.roomStats('t/g')?.accounting.total.received, 0);
+  await shard.stop();
+});
+
+test('room shard - a stats question on the bus is answered by the owner, and nobody answers for a room it does not own', async () => {
+  const { bus, shard, registry } = setup();
+  const client = new ShardQueryClient({ bus, timeoutMs: 200 });
+  await shard.claim('t/s');
+  sendLikes(bus, 't/s', 4);
+  await settle();
+
+  const stats = await client.stats('t/s');
+  assert.equal(stats?.members, 0);
+  assert.equal(stats?.accounting.classes.like.received, 1);
+  assert.equal(stats?.accounting.classes.like.pending, 1);
+  assert.equal(stats?.accounting.units.like.received, 4);
+  assert.equal(await client.stats('t/elsewhere'), undefined);
+
+  // A malformed stats question is refused like any bad envelope.
+  bus.publish(
+    channels.roomIn('t/s'),
+    encodeValue(['query', 'replies:x', 'r1', ['stats', 'extra']]),
+  );
+  await settle();
+  assert.match(
+    await registry.metrics(),
+    /roomcast_shard_bad_envelopes_total 1/,
+  );
+  await client.close();
   await shard.stop();
 });

@@ -45,7 +45,7 @@ import {
   RoomRestrictions,
   type RestrictionSource,
 } from './room-restrictions.js';
-import { answerQuery, encodeAnswer } from './queries.js';
+import { answerQuery, encodeAnswer, type RoomStats } from './queries.js';
 import { ShardMetrics } from './shard-metrics.js';
 
 export interface RoomShardOptions {
@@ -509,9 +509,16 @@ export class RoomShard {
 
       case 'query': {
         const [, replyChannel, requestId, query] = envelope;
+        const answer: RoomStats | ReturnType<typeof answerQuery> =
+          query[0] === 'stats'
+            ? {
+                members: room.members.count,
+                accounting: room.engine.accounting(),
+              }
+            : answerQuery(room.members, query);
         this.#options.bus.publish(
           replyChannel,
-          encodeAnswer(requestId, answerQuery(room.members, query)),
+          encodeAnswer(requestId, answer),
         );
         return;
       }
