@@ -121,13 +121,17 @@ test('rooms - PATCH merges settings, adds a custom type and sets idle close', as
   assert.equal(errorCode(before.body), 'unknown_message_type');
 
   const patched = await server.api('PATCH', '/v1/rooms/patched', {
-    settings: { customTypes: { poll: { class: 'reliable', priority: 5 } } },
+    settings: {
+      customTypes: { poll: { class: 'reliable', priority: 5 } },
+      joinsIntervalMs: 2000,
+    },
     idleCloseSeconds: 600,
   });
   assert.equal(patched.status, 200, JSON.stringify(patched.body));
   assert.deepEqual(patched.body['settings'], {
     lossyItemsPerSecond: 50,
     customTypes: { poll: { class: 'reliable', priority: 5 } },
+    joinsIntervalMs: 2000,
   });
   assert.equal(patched.body['idleCloseSeconds'], 600);
   const fetched = await server.api('GET', '/v1/rooms/patched');
@@ -156,6 +160,13 @@ test('rooms - PATCH refuses bad settings, an empty body and unknown rooms', asyn
       'budget out of range',
       'patch-errs',
       { settings: { lossyItemsPerSecond: 0 } },
+      400,
+      'invalid_request',
+    ],
+    [
+      'joins interval under 100 ms',
+      'patch-errs',
+      { settings: { joinsIntervalMs: 50 } },
       400,
       'invalid_request',
     ],

@@ -33,6 +33,14 @@ export const RoomSettingsBody = Type.Object(
     lossyBytesPerSecond: Type.Optional(
       Type.Integer({ minimum: 256, maximum: 100 * 1024 * 1024 }),
     ),
+    joinsIntervalMs: Type.Optional(
+      Type.Integer({
+        minimum: 100,
+        maximum: 60_000,
+        description:
+          'A `joins` notice goes out at most this often (ms); default 1000.',
+      }),
+    ),
     customTypes: Type.Optional(
       Type.Record(
         Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' }),

@@ -2,9 +2,10 @@
  * The room's aggregate items: `likes` and `joins` built from tallies, and
  * `viewers` when the count changes.
  *
- * Likes and joins go out every tick that has any, or under load every
- * ceil(1 / load factor) ticks. The counts keep adding up in between, so
- * slowing them down costs freshness and never a like.
+ * Likes go out every tick that has any, joins at most every
+ * `joinsIntervalMs`; under load both wait at least ceil(1 / load factor)
+ * ticks. The counts keep adding up in between, so slowing them down costs
+ * freshness and never a like or a join.
  */
 import type {
   BatchItem,
@@ -31,12 +32,17 @@ export class Aggregates {
   #viewerCount: number | undefined;
   #viewersSent: number | undefined;
   #viewersSentAtMs = -Infinity;
+  #joinsSentAtMs = -Infinity;
+  /** See EngineSettings.joinsIntervalMs. */
+  joinsIntervalMs: number;
 
   constructor(
     counters: { like: ClassCounter; join: ClassCounter },
     recentNames: number,
     likesTotal: number,
+    joinsIntervalMs: number,
   ) {
+    this.joinsIntervalMs = joinsIntervalMs;
     this.#likeCounter = counters.like;
     this.#joinCounter = counters.join;
     this.#recentNames = recentNames;
@@ -89,7 +95,7 @@ export class Aggregates {
 
   /** Appends this tick's aggregates to `items`. */
   emit(items: BatchItem[], loadFactor: number, nowMs: number): void {
-    this.#emitTallies(items, loadFactor);
+    this.#emitTallies(items, loadFactor, nowMs);
     const count = this.#viewerCount;
     if (
       count !== undefined &&
@@ -102,16 +108,15 @@ export class Aggregates {
     }
   }
 
-  #emitTallies(items: BatchItem[], loadFactor: number): void {
+  #emitTallies(items: BatchItem[], loadFactor: number, nowMs: number): void {
     this.#ticksSinceEmit++;
     const likes = this.#likes;
     const joins = this.#joins;
+    const joinsDue =
+      joins.messages > 0 && nowMs - this.#joinsSentAtMs >= this.joinsIntervalMs;
     // The epsilon keeps a factor of exactly 1/n from rounding up to n + 1.
     const every = Math.ceil(1 / loadFactor - 1e-9);
-    if (
-      this.#ticksSinceEmit < every ||
-      (likes.messages === 0 && joins.messages === 0)
-    ) {
+    if (this.#ticksSinceEmit < every || (likes.messages === 0 && !joinsDue)) {
       return;
     }
 
@@ -134,7 +139,8 @@ export class Aggregates {
       likes.take();
     }
 
-    if (joins.messages > 0) {
+    if (joinsDue) {
+      this.#joinsSentAtMs = nowMs;
       const item: JoinsItem = {
         type: 'joins',
         count: joins.units,

@@ -240,6 +240,36 @@ describe('RoomEngine', () => {
     ]);
   });
 
+  test('RoomEngine - sends joins at most once per joinsIntervalMs, every join counted', () => {
+    const engine = new RoomEngine({ joinsIntervalMs: 1000 });
+    const joins: number[] = [];
+    // 25 ticks of 100 ms with 4 joins each, and a like every tick.
+    for (let tick = 0; tick < 25; tick++) {
+      for (let i = 0; i < 4; i++) {
+        engine.offer({ type: 'join', ts: 0, from: { id: `u${tick}-${i}` } });
+      }
+
+      engine.offer({ type: 'like', ts: 0 });
+      const { items } = engine.tick(tick * 100);
+      assert.equal(items.filter((item) => item.type === 'likes').length, 1);
+      for (const item of items) {
+        if (item.type === 'joins') {
+          joins.push(tick);
+        }
+      }
+    }
+
+    assert.deepEqual(joins, [0, 10, 20]);
+    const { join } = engine.accounting().units;
+    assert.equal(join.received, 100);
+    assert.equal(join.emitted + join.pending, 100);
+    assert.equal(join.pending, 16);
+    assert.equal(engine.idle, false);
+    engine.updateSettings({ joinsIntervalMs: 100 });
+    assert.ok(engine.tick(2500).items.some((item) => item.type === 'joins'));
+    assert.equal(engine.accounting().units.join.emitted, 100);
+  });
+
   test('RoomEngine - sends viewers when the count changes, at most once a second', () => {
     const engine = new RoomEngine();
     assert.equal(engine.idle, true);

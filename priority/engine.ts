@@ -134,6 +134,7 @@ export class RoomEngine {
       counters,
       this.#settings.recentNames,
       options.likesTotal ?? 0,
+      this.#settings.joinsIntervalMs,
     );
   }
 
@@ -290,6 +291,7 @@ export class RoomEngine {
     }
 
     this.#aggregates.recentNames = next.recentNames;
+    this.#aggregates.joinsIntervalMs = next.joinsIntervalMs;
   }
 
   #newCombos(): GiftCombos | undefined {

@@ -36,6 +36,12 @@ export interface EngineSettings {
   customTypes: Record<string, CustomTypeSettings>;
   /** Names of recent likers and joiners to put in each aggregate. Default 5. */
   recentNames: number;
+  /**
+   * A `joins` item goes out at most this often, in ms. Default 1,000: while
+   * an audience arrives, a notice per tick would be a frame per viewer per
+   * tick carrying little; the count adds up in between, so none is lost.
+   */
+  joinsIntervalMs: number;
   /** The lowest share of the lossy budget load can leave, 0..1. Default 0.1. */
   minLoadFactor: number;
   /** Time for the budget to climb from `minLoadFactor` to full, ms. Default 10,000. */
@@ -55,6 +61,7 @@ export const DEFAULT_SETTINGS: Readonly<EngineSettings> = Object.freeze({
   giftCombo: false,
   customTypes: Object.freeze({}),
   recentNames: 5,
+  joinsIntervalMs: 1000,
   minLoadFactor: 0.1,
   loadRecoveryMs: 10_000,
   maxPendingLossy: 10_000,
@@ -159,6 +166,7 @@ export function resolveSettings(
       case 'lossyBytesPerSecond':
       case 'lossyBurstMs':
       case 'loadRecoveryMs':
+      case 'joinsIntervalMs':
         out[key] = positive(key, value);
         break;
       case 'maxPendingLossy':
