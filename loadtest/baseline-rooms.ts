@@ -9,6 +9,8 @@
  */
 import type { BatchFrame, BatchItem, WelcomeFrame } from '../protocol/index.js';
 
+export type { WelcomeFrame };
+
 interface BaselineRoom {
   id: string;
   title: string;
@@ -33,6 +35,40 @@ export interface ViewerClaim {
 }
 
 const RELIABLE = new Set(['host', 'gift', 'system']);
+
+/** A token's claim read back, whatever rooms exist; null if malformed. */
+export function readToken(token: string): ViewerClaim | null {
+  try {
+    const claim = JSON.parse(
+      Buffer.from(token, 'base64url').toString('utf8'),
+    ) as Partial<ViewerClaim>;
+    if (typeof claim.room === 'string') {
+      return { room: claim.room, user: String(claim.user) };
+    }
+  } catch {
+    return null;
+  }
+
+  return null;
+}
+
+/** Roomcast's welcome frame with the baselines' fixed settings. */
+export function welcomeFrame(
+  claim: ViewerClaim,
+  viewers: number,
+  seq: number,
+): WelcomeFrame {
+  return {
+    t: 'welcome',
+    room: claim.room,
+    user: claim.user,
+    viewers,
+    seq,
+    idleTimeoutMs: 60_000,
+    limits: { chatPerSecond: 0, likesPerSecond: 0, maxFrameBytes: 16384 },
+    backoff: { baseMs: 500, maxMs: 10_000 },
+  };
+}
 
 function notFound(): AdminReply {
   return { status: 404, body: { error: { code: 'room_not_found' } } };
@@ -93,18 +129,8 @@ export class BaselineRooms {
 
   /** The room and user a token names, if the room exists. */
   admit(token: string): ViewerClaim | null {
-    try {
-      const claim = JSON.parse(
-        Buffer.from(token, 'base64url').toString('utf8'),
-      ) as Partial<ViewerClaim>;
-      if (typeof claim.room === 'string' && this.#rooms.has(claim.room)) {
-        return { room: claim.room, user: String(claim.user) };
-      }
-    } catch {
-      return null;
-    }
-
-    return null;
+    const claim = readToken(token);
+    return claim !== null && this.#rooms.has(claim.room) ? claim : null;
   }
 
   /** A viewer joined: its welcome frame, or null if the room is gone. */
@@ -115,16 +141,20 @@ export class BaselineRooms {
     }
 
     room.viewers += 1;
-    return {
-      t: 'welcome',
-      room: room.id,
-      user: claim.user,
-      viewers: room.viewers,
-      seq: room.seq,
-      idleTimeoutMs: 60_000,
-      limits: { chatPerSecond: 0, likesPerSecond: 0, maxFrameBytes: 16384 },
-      backoff: { baseMs: 500, maxMs: 10_000 },
-    };
+    return welcomeFrame(claim, room.viewers, room.seq);
+  }
+
+  /** Viewers that joined (or left, below 0) another process. */
+  countViewers(roomId: string, delta: number): void {
+    const room = this.#rooms.get(roomId);
+    if (room !== undefined) {
+      room.viewers += delta;
+    }
+  }
+
+  /** The last seq handed out in a room, -1 if there is no such room. */
+  lastSeq(roomId: string): number {
+    return this.#rooms.get(roomId)?.seq ?? -1;
   }
 
   leave(roomId: string): void {

@@ -2,11 +2,18 @@
  * The `uws` baseline: a bare uWebSockets.js publish server speaking
  * roomcast's frames and the admin API subset of {@link BaselineRooms}. It is
  * the ceiling roomcast is compared with: the same frames, the same tick, the
- * same encode-once publish to a topic, and nothing else.
+ * same encode-once publish to a topic, and nothing else. This file is the
+ * one-process form; `baseline-uws-workers.ts` spreads the viewers over
+ * several processes with the same handlers.
  */
 import uWS from 'uWebSockets.js';
 import { decodeClientFrame, encodeFrame } from '../protocol/index.js';
-import { BaselineRooms, type ViewerClaim } from './baseline-rooms.js';
+import {
+  BaselineRooms,
+  type AdminReply,
+  type ViewerClaim,
+  type WelcomeFrame,
+} from './baseline-rooms.js';
 
 export interface BaselineOptions {
   /** 0 picks a free port. */
@@ -32,7 +39,14 @@ const STATUS_TEXT: Record<number, string> = {
   409: '409 Conflict',
 };
 
-function listen(
+/** What the viewer handlers need: the one-process rooms, or a worker's. */
+export interface ViewerRooms {
+  admit(token: string): ViewerClaim | null;
+  join(claim: ViewerClaim): WelcomeFrame | null;
+  leave(roomId: string): void;
+}
+
+export function listen(
   app: uWS.TemplatedApp,
   port: number,
 ): Promise<uWS.us_listen_socket> {
@@ -47,12 +61,19 @@ function listen(
   });
 }
 
-export async function startUwsBaseline(
-  options: BaselineOptions,
-): Promise<RunningBaseline> {
-  const rooms = new BaselineRooms();
-  const app = uWS.App();
-
+/**
+ * Serves the admin API subset on every path of `app`. A reply may be a
+ * promise: the primary of several processes answers a room's creation once
+ * every worker knows the room.
+ */
+export function serveAdmin(
+  app: uWS.TemplatedApp,
+  handle: (
+    method: string,
+    path: string,
+    body: unknown,
+  ) => AdminReply | Promise<AdminReply>,
+): void {
   app.any('/*', (res, req) => {
     const method = req.getMethod().toUpperCase();
     const path = req.getUrl();
@@ -75,22 +96,31 @@ export async function startUwsBaseline(
         body = null;
       }
 
-      const reply =
+      const replied =
         body === null
           ? { status: 400, body: { error: { code: 'bad_json' } } }
-          : rooms.handleAdmin(method, path, body);
-      res.cork(() => {
-        res.writeStatus(STATUS_TEXT[reply.status] ?? String(reply.status));
-        if (reply.body === undefined) {
-          res.end();
-        } else {
-          res.writeHeader('content-type', 'application/json');
-          res.end(JSON.stringify(reply.body));
+          : handle(method, path, body);
+      void Promise.resolve(replied).then((reply) => {
+        if (aborted) {
+          return;
         }
+
+        res.cork(() => {
+          res.writeStatus(STATUS_TEXT[reply.status] ?? String(reply.status));
+          if (reply.body === undefined) {
+            res.end();
+          } else {
+            res.writeHeader('content-type', 'application/json');
+            res.end(JSON.stringify(reply.body));
+          }
+        });
       });
     });
   });
+}
 
+/** Serves viewers on `/ws`: token in the query, welcome, then the topic. */
+export function serveViewers(app: uWS.TemplatedApp, rooms: ViewerRooms): void {
   app.ws<ViewerClaim>('/ws', {
     maxPayloadLength: 16 * 1024,
     idleTimeout: 60,
@@ -132,6 +162,18 @@ export async function startUwsBaseline(
       rooms.leave(ws.getUserData().room);
     },
   });
+}
+
+export async function startUwsBaseline(
+  options: BaselineOptions,
+): Promise<RunningBaseline> {
+  const rooms = new BaselineRooms();
+  const app = uWS.App();
+
+  serveAdmin(app, (method, path, body) =>
+    rooms.handleAdmin(method, path, body),
+  );
+  serveViewers(app, rooms);
 
   const tick = setInterval(() => {
     for (const frame of rooms.tick()) {

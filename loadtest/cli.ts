@@ -7,7 +7,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startSocketIoBaseline } from './baseline-socketio.js';
-import { startUwsBaseline } from './baseline-uws.js';
+import { startUwsBaseline, type RunningBaseline } from './baseline-uws.js';
+import {
+  runUwsWorker,
+  startUwsWorkersBaseline,
+} from './baseline-uws-workers.js';
 import { formatSummary } from './console-summary.js';
 import { computeFigures } from './figures.js';
 import { LoadtestError } from './loadtest-error.js';
@@ -66,6 +70,8 @@ run options:
   --baseline uws,socketio     run the same scenario against a bare
                               uWebSockets.js server and/or a Socket.IO
                               server (msgpack parser) and print ratios
+  --baseline-processes N      uws baseline processes (default: as many as
+                              the roomcast edge ran: edges x edge workers)
   --processes N               simulator processes (default one per 15,000)
   --source-address IP         first source address (default 127.0.0.2)
 
@@ -112,6 +118,7 @@ const TARGET_OPTIONS = {
   protocol: { type: 'string' },
   out: { type: 'string' },
   baseline: { type: 'string' },
+  'baseline-processes': { type: 'string' },
   processes: { type: 'string' },
   'source-address': { type: 'string' },
   help: { type: 'boolean' },
@@ -285,8 +292,22 @@ async function execute(scenario: Scenario, values: Values): Promise<number> {
     report.passed = false;
   }
 
+  // The uws baseline runs in as many processes as roomcast's edge did.
+  const edgeProcesses =
+    stringOption(values, 'spawn') === 'cluster'
+      ? (target.edgeUrls?.length ?? 1) *
+        Math.max(1, numberOption(values, 'edge-workers', 1))
+      : 1;
+  const baselineProcesses = numberOption(
+    values,
+    'baseline-processes',
+    edgeProcesses,
+  );
   for (const name of baselines as ('uws' | 'socketio')[]) {
-    const service = await spawnBaseline(name);
+    const service = await spawnBaseline(
+      name,
+      name === 'uws' ? baselineProcesses : 1,
+    );
     try {
       // Baselines keep no history, so nothing that needs resume: no chaos,
       // no churn. They measure the steady ceiling.
@@ -300,7 +321,12 @@ async function execute(scenario: Scenario, values: Values): Promise<number> {
         ...common,
       });
       report.baselines.push(
-        compareWithBaseline(report.figures, name, computeFigures(result)),
+        compareWithBaseline(
+          report.figures,
+          name,
+          computeFigures(result),
+          name === 'uws' ? baselineProcesses : 1,
+        ),
       );
     } finally {
       await service.stop();
@@ -311,7 +337,7 @@ async function execute(scenario: Scenario, values: Values): Promise<number> {
   for (const comparison of report.baselines) {
     const r = comparison.ratios;
     console.log(
-      `baseline    ${comparison.label}: ${comparison.figures.delivered.itemsPerSecond} items/s, ` +
+      `baseline    ${comparison.label} (${comparison.processes} processes): ${comparison.figures.delivered.itemsPerSecond} items/s, ` +
         `reliable p50 ${comparison.figures.latency.reliable.p50Ms} ms p99 ${comparison.figures.latency.reliable.p99Ms} ms; ` +
         `roomcast/${comparison.label}: items/s x${r.itemsPerSecond}, p50 x${r.reliableP50}, p99 x${r.reliableP99}, CPU x${r.serviceCpuCores}`,
     );
@@ -409,22 +435,53 @@ async function serveBaseline(argv: string[]): Promise<number> {
     options: {
       'admin-port': { type: 'string' },
       'edge-port': { type: 'string' },
+      processes: { type: 'string' },
     },
     allowPositionals: true,
   });
   const kind = positionals[0];
-  if (kind !== 'uws' && kind !== 'socketio') {
+  if (kind === 'uws-worker') {
+    await runUwsWorker(numberOption(values, 'edge-port', 8091));
+    return 0;
+  }
+
+  const processes = numberOption(values, 'processes', 1);
+  if (
+    (kind !== 'uws' && kind !== 'socketio') ||
+    !Number.isInteger(processes) ||
+    processes < 1 ||
+    (kind === 'socketio' && processes > 1)
+  ) {
     throw new LoadtestError(
       'LOADTEST_BAD_OPTION',
-      'usage: roomcast-loadtest baseline uws|socketio [--admin-port N] [--edge-port N]',
+      'usage: roomcast-loadtest baseline uws [--processes N] [--admin-port N] [--edge-port N] | socketio [--admin-port N] [--edge-port N]',
     );
   }
 
-  const start = kind === 'uws' ? startUwsBaseline : startSocketIoBaseline;
-  const running = await start({
+  const ports = {
     adminPort: numberOption(values, 'admin-port', 8090),
     edgePort: numberOption(values, 'edge-port', 8091),
-  });
+  };
+  let running: RunningBaseline;
+  if (kind === 'uws' && processes > 1) {
+    const workers = await startUwsWorkersBaseline({ ...ports, processes });
+    for (const workerPid of workers.workerPids) {
+      console.log(
+        JSON.stringify({
+          level: 30,
+          pid: process.pid,
+          workerPid,
+          msg: 'edge worker started',
+        }),
+      );
+    }
+
+    running = workers;
+  } else {
+    const start = kind === 'uws' ? startUwsBaseline : startSocketIoBaseline;
+    running = await start(ports);
+  }
+
   // The same start-up lines as roomcast, so one parser finds the ports.
   console.log(
     JSON.stringify({

@@ -104,14 +104,20 @@ test('loadtest - a small scenario against a spawned roomcast reports what was se
   assert.ok(report.series.length >= 4);
 });
 
-for (const kind of ['uws', 'socketio'] as const) {
-  test(`loadtest - the ${kind} baseline delivers every reliable item once`, async () => {
-    const service = await spawnBaseline(kind);
+const BASELINE_CASES = [
+  { kind: 'uws', processes: 1 },
+  { kind: 'socketio', processes: 1 },
+  { kind: 'uws', processes: 2 },
+] as const;
+
+for (const [index, { kind, processes }] of BASELINE_CASES.entries()) {
+  test(`loadtest - the ${kind} baseline in ${processes} process(es) delivers every reliable item once`, async () => {
+    const service = await spawnBaseline(kind, processes);
     try {
       const scenario = parseScenario({
-        name: `baseline-${kind}`,
+        name: `baseline-${kind}-${processes}`,
         durationSeconds: 2,
-        rooms: { count: 2, viewersPerRoom: 50 },
+        rooms: { count: 2, viewersPerRoom: 50 * processes },
         publish: { host: 2, gift: 5, chat: 5, like: 10 },
         viewers: { sampleRatio: 0.1 },
       });
@@ -119,20 +125,36 @@ for (const kind of ['uws', 'socketio'] as const) {
         await runScenario({
           scenario,
           target: service.target,
-          firstSourceAddress: '127.0.0.210',
+          firstSourceAddress: `127.0.0.${210 + index}`,
         }),
       );
       const sent = figures.published.byType;
-      assert.equal(figures.viewers.welcomed, 100);
+      const perRoom = 50 * processes;
+      assert.equal(figures.viewers.welcomed, 2 * perRoom);
       assert.equal(
         figures.reliable.received,
-        (sent.host.accepted + sent.gift.accepted) * 50,
+        (sent.host.accepted + sent.gift.accepted) * perRoom,
       );
       assert.equal(figures.reliable.lost, 0);
       assert.equal(figures.reliable.duplicated, 0);
-      assert.equal(figures.delivered.likesCarried, sent.like.accepted * 50);
+      assert.equal(
+        figures.delivered.likesCarried,
+        sent.like.accepted * perRoom,
+      );
       assert.ok(figures.latency.reliable.count > 0);
       assert.ok(figures.service.cpuCores >= 0);
+      if (processes > 1) {
+        // Every worker held viewers, and its CPU and RSS count as the service's.
+        const response = await fetch(`${service.target.adminUrl}/v1/workers`);
+        const workers = (await response.json()) as {
+          pid: number;
+          peakViewers: number;
+        }[];
+        const pids = service.target.pids?.() ?? [];
+        assert.equal(workers.length, processes);
+        assert.ok(workers.every((worker) => worker.peakViewers > 0));
+        assert.ok(workers.every((worker) => pids.includes(worker.pid)));
+      }
     } finally {
       await service.stop();
     }

@@ -211,10 +211,10 @@ export function renderHtml(report: Report): string {
   const baselines =
     report.baselines.length === 0
       ? ''
-      : `<h2>Baselines</h2><table><tr><th>baseline</th><th>items/s</th><th>reliable p50</th><th>reliable p99</th><th>service CPU</th></tr>${report.baselines
+      : `<h2>Baselines</h2><table><tr><th>baseline</th><th>processes</th><th>items/s</th><th>reliable p50</th><th>reliable p99</th><th>service CPU</th></tr>${report.baselines
           .map(
             (b) =>
-              `<tr><td>${escapeHtml(b.label)}</td><td>${compact(b.figures.delivered.itemsPerSecond)} (ratio ${b.ratios.itemsPerSecond})</td><td>${b.figures.latency.reliable.p50Ms} ms (ratio ${b.ratios.reliableP50})</td><td>${b.figures.latency.reliable.p99Ms} ms (ratio ${b.ratios.reliableP99})</td><td>${b.figures.service.cpuCores} (ratio ${b.ratios.serviceCpuCores})</td></tr>`,
+              `<tr><td>${escapeHtml(b.label)}</td><td>${b.processes ?? 1}</td><td>${compact(b.figures.delivered.itemsPerSecond)} (ratio ${b.ratios.itemsPerSecond})</td><td>${b.figures.latency.reliable.p50Ms} ms (ratio ${b.ratios.reliableP50})</td><td>${b.figures.latency.reliable.p99Ms} ms (ratio ${b.ratios.reliableP99})</td><td>${b.figures.service.cpuCores} (ratio ${b.ratios.serviceCpuCores})</td></tr>`,
           )
           .join(
             '',

@@ -44,6 +44,8 @@ export interface SeriesPoint {
 /** Figures of another run of the same scenario, and roomcast's ratios to them. */
 export interface BaselineComparison {
   label: string;
+  /** The baseline's edge processes (its CPU and RSS are summed over them). */
+  processes: number;
   figures: Figures;
   /** roomcast divided by the baseline (throughput: higher is better). */
   ratios: {
@@ -152,9 +154,11 @@ export function compareWithBaseline(
   figures: Figures,
   label: string,
   baseline: Figures,
+  processes = 1,
 ): BaselineComparison {
   return {
     label,
+    processes,
     figures: baseline,
     ratios: {
       itemsPerSecond: ratio(

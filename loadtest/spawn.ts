@@ -9,9 +9,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.js';
 import { LoadtestError } from './loadtest-error.js';
 import { waitUntilReady } from './readiness.js';
 import type { RunTarget } from './run.js';
@@ -300,18 +300,6 @@ function credentials(apiKey: string): NodeJS.ProcessEnv {
   };
 }
 
-/** A port the kernel says is free now (a race, but a short one). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** A Redis of the run's own, so stopping it breaks nothing of anyone else's. */
 async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
@@ -467,13 +455,28 @@ export async function spawnCluster(shape: {
   return spawned;
 }
 
-/** Starts a baseline (`uws` or `socketio`) on loopback, ports 0. */
+/**
+ * Starts a baseline (`uws` or `socketio`) on loopback, ports 0. The uws
+ * baseline may run in several processes: a primary and `processes` workers
+ * sharing the edge port; CPU and memory are summed over all of them.
+ */
 export async function spawnBaseline(
   kind: 'uws' | 'socketio',
+  processes = 1,
 ): Promise<SpawnedService> {
   const label = `${kind} baseline`;
   const started = await start(
-    [LOADTEST_BIN, 'baseline', kind, '--admin-port', '0', '--edge-port', '0'],
+    [
+      LOADTEST_BIN,
+      'baseline',
+      kind,
+      '--admin-port',
+      '0',
+      '--edge-port',
+      '0',
+      '--processes',
+      String(processes),
+    ],
     cleanEnvironment(),
     label,
     { edges: 1, shards: 0 },
