@@ -338,7 +338,8 @@ async function execute(scenario: Scenario, values: Values): Promise<number> {
     const r = comparison.ratios;
     console.log(
       `baseline    ${comparison.label} (${comparison.processes} processes): ${comparison.figures.delivered.itemsPerSecond} items/s, ` +
-        `reliable p50 ${comparison.figures.latency.reliable.p50Ms} ms p99 ${comparison.figures.latency.reliable.p99Ms} ms; ` +
+        `reliable p50 ${comparison.figures.latency.reliable.p50Ms} ms p99 ${comparison.figures.latency.reliable.p99Ms} ms, ` +
+        `${comparison.figures.service.cpuCores} cores, peak RSS ${Math.round(comparison.figures.service.peakRssBytes / 1048576)} MiB (all its processes); ` +
         `roomcast/${comparison.label}: items/s x${r.itemsPerSecond}, p50 x${r.reliableP50}, p99 x${r.reliableP99}, CPU x${r.serviceCpuCores}`,
     );
   }
