@@ -60,6 +60,11 @@ export interface WorkerFigures {
 
 export interface RunningWorkersBaseline extends RunningBaseline {
   workerPids: number[];
+  /**
+   * Settles when a worker exits before {@link RunningBaseline.close}: its
+   * viewers are gone and the baseline is no longer the one measured.
+   */
+  workerExited: Promise<string>;
 }
 
 /**
@@ -120,7 +125,9 @@ export async function startUwsWorkersBaseline(
     );
   }
 
+  let stopping = false;
   const stopWorkers = (): void => {
+    stopping = true;
     for (const { child } of workers) {
       child.kill('SIGTERM');
     }
@@ -134,6 +141,18 @@ export async function startUwsWorkersBaseline(
 
     throw error;
   }
+
+  const workerExited = new Promise<string>((resolve) => {
+    for (const { child, figures } of workers) {
+      child.once('exit', (code, signal) => {
+        if (!stopping) {
+          resolve(
+            `worker ${figures.pid} exited (code ${code}, signal ${signal})`,
+          );
+        }
+      });
+    }
+  });
 
   /** Every worker knows the room before its creation is answered. */
   const announce = async (id: string): Promise<void> => {
@@ -193,6 +212,7 @@ export async function startUwsWorkersBaseline(
     adminPort: uWS.us_socket_local_port(adminSocket),
     edgePort,
     workerPids: workers.map(({ figures }) => figures.pid),
+    workerExited,
     close: () => {
       clearInterval(tick);
       uWS.us_listen_socket_close(adminSocket);

@@ -464,6 +464,8 @@ async function serveBaseline(argv: string[]): Promise<number> {
     edgePort: numberOption(values, 'edge-port', 8091),
   };
   let running: RunningBaseline;
+  // Never settles for one process: there is no worker to lose.
+  let workerExited = new Promise<string>(() => undefined);
   if (kind === 'uws' && processes > 1) {
     const workers = await startUwsWorkersBaseline({ ...ports, processes });
     for (const workerPid of workers.workerPids) {
@@ -478,6 +480,7 @@ async function serveBaseline(argv: string[]): Promise<number> {
     }
 
     running = workers;
+    workerExited = workers.workerExited;
   } else {
     const start = kind === 'uws' ? startUwsBaseline : startSocketIoBaseline;
     running = await start(ports);
@@ -498,11 +501,20 @@ async function serveBaseline(argv: string[]): Promise<number> {
       msg: 'edge listening',
     }),
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const stopped = await Promise.race([
+    new Promise<null>((resolve) => {
+      process.once('SIGINT', () => resolve(null));
+      process.once('SIGTERM', () => resolve(null));
+    }),
+    workerExited,
+  ]);
   running.close();
+  if (stopped !== null) {
+    // The run sees the baseline exit early and fails its figures.
+    console.log(JSON.stringify({ level: 50, msg: stopped }));
+    return 1;
+  }
+
   return 0;
 }
 
