@@ -2,6 +2,7 @@
  * Every error the admin API answers with, by stable code, and the one place
  * codes map to HTTP statuses. docs/errors.md lists them with cause and fix.
  */
+import { isRedisUnavailable } from '../redis/index.js';
 
 export const API_ERRORS = {
   invalid_request: 400,
@@ -112,6 +113,10 @@ export function fromFastifyError(thrown: unknown): ApiError {
       'unsupported_media_type',
       'send the body as application/json',
     );
+  }
+
+  if (isRedisUnavailable(thrown)) {
+    return new ApiError('unavailable', 'redis is unreachable; retry shortly');
   }
 
   return new ApiError('internal', 'internal error', { cause: thrown });

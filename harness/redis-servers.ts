@@ -92,7 +92,18 @@ export class RedisServer {
     }
   }
 
+  /** Stops the process without closing its connections (SIGSTOP): a Redis that stopped answering. */
+  freeze(): void {
+    this.#child?.kill('SIGSTOP');
+  }
+
+  /** Lets a frozen process run again (SIGCONT). */
+  thaw(): void {
+    this.#child?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
+    this.thaw();
     await this.pause();
     await rm(this.dir, { recursive: true, force: true });
   }

@@ -6,6 +6,11 @@
  * Commands fail fast while Redis is down (no offline queue): a caller gets an
  * error it can turn into a 503 or a retry on its next cycle, instead of a
  * request parked in memory for as long as the outage lasts.
+ *
+ * A Redis that stops answering without closing the connection (paused,
+ * swapping, a network path that drops packets) is caught the same way:
+ * fail-fast commands time out after COMMAND_TIMEOUT_MS, and a PING every
+ * second marks the client stalled (not ready) while it goes unanswered.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
@@ -14,6 +19,14 @@ export type RedisClient = Redis | Cluster;
 
 /** Clients being closed on purpose: their disconnect is not news. */
 const closing = new WeakSet<RedisClient>();
+/** Clients whose last PING has gone unanswered for STALL_AFTER_MS. */
+const stalled = new WeakSet<RedisClient>();
+
+/** A fail-fast command without a reply after this long fails. */
+export const COMMAND_TIMEOUT_MS = 3000;
+const PING_EVERY_MS = 1000;
+/** A client whose PING is unanswered this long counts as not ready. */
+export const STALL_AFTER_MS = 2000;
 
 export interface RedisTarget {
   /** `single` for REDIS_URL, `cluster` for REDIS_CLUSTER_NODES. */
@@ -86,6 +99,9 @@ export function connect(
     maxRetriesPerRequest: offlineQueue ? null : 1,
     retryStrategy: retryDelayMs,
     connectionName: `roomcast-${options.name}`,
+    // Queued commands (offline queue) wait on purpose; the others must not
+    // wait forever on a Redis that stopped answering.
+    ...(offlineQueue ? {} : { commandTimeout: COMMAND_TIMEOUT_MS }),
   };
   const single: RedisOptions = {
     ...common,
@@ -124,12 +140,58 @@ export function connect(
 
     down = false;
   });
+  if (!offlineQueue) {
+    watchForStalls(client, log);
+  }
+
   return client;
 }
 
-/** True when the client can run commands now. */
+/**
+ * PINGs a ready client every second; while a PING is unanswered for
+ * STALL_AFTER_MS the client counts as stalled, so readiness fails and
+ * callers answer 503 at once instead of waiting out every command.
+ */
+function watchForStalls(client: RedisClient, log: Logger): void {
+  let sentAtMs: number | undefined;
+  const timer = setInterval(() => {
+    const nowMs = Date.now();
+    if (sentAtMs !== undefined) {
+      if (nowMs - sentAtMs >= STALL_AFTER_MS && !stalled.has(client)) {
+        stalled.add(client);
+        log.warn({ waitedMs: nowMs - sentAtMs }, 'redis stopped answering');
+      }
+
+      return;
+    }
+
+    if (client.status !== 'ready') {
+      return;
+    }
+
+    sentAtMs = nowMs;
+    client.ping().then(
+      () => {
+        if (stalled.delete(client)) {
+          log.info('redis answering again');
+        }
+
+        sentAtMs = undefined;
+      },
+      () => {
+        // A refused or timed-out PING: the connection's own events say
+        // whether it is down; the next PING tells whether it is back.
+        sentAtMs = undefined;
+      },
+    );
+  }, PING_EVERY_MS);
+  timer.unref();
+  client.once('end', () => clearInterval(timer));
+}
+
+/** True when the client can run commands now and Redis answers them. */
 export function isReady(client: RedisClient): boolean {
-  return client.status === 'ready';
+  return client.status === 'ready' && !stalled.has(client);
 }
 
 /**
@@ -138,7 +200,7 @@ export function isReady(client: RedisClient): boolean {
  * start-up commands wait for this instead of failing with a warning.
  */
 export function whenReady(client: RedisClient): Promise<void> {
-  if (isReady(client)) {
+  if (client.status === 'ready') {
     return Promise.resolve();
   }
 
@@ -158,4 +220,21 @@ export async function disconnect(client: RedisClient): Promise<void> {
   } catch {
     client.disconnect();
   }
+}
+
+/**
+ * Whether an error is Redis being out of reach (down, not answering, the
+ * connection closing) rather than a bug: callers answer these with a 503.
+ */
+export function isRedisUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) {
+    return false;
+  }
+
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /^(Command timed out|Stream isn't writeable|Connection is closed)/.test(
+      error.message,
+    )
+  );
 }

@@ -3,6 +3,7 @@ export {
   connect,
   disconnect,
   isReady,
+  isRedisUnavailable,
   redisTarget,
   whenReady,
   RedisConfigError,

@@ -9,7 +9,9 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { Fleet } from '../harness/fleet.js';
-import { waitReady } from '../harness/processes.js';
+import { isReady, waitReady } from '../harness/processes.js';
+import { RedisServer } from '../harness/redis-servers.js';
+import { waitUntil } from '../harness/wait.js';
 import { TestViewer } from '../harness/viewer.js';
 
 const fleet = new Fleet({
@@ -96,4 +98,43 @@ test('standalone on redis - while its Redis is unreachable the API answers 503 u
   const refused = await unreachable.api('POST', '/rooms', { id: 'x' });
   assert.equal(refused.status, 503);
   assert.equal((refused.json['error'] as { code: string }).code, 'unavailable');
+});
+
+test('standalone on redis - a Redis that stops answering turns readiness off and requests into quick 503s', async () => {
+  const redis = await RedisServer.start();
+  const frozen = new Fleet({ env: { REDIS_URL: redis.url } });
+  fleets.push(frozen);
+  try {
+    const { adminPort } = await startStandalone(frozen);
+    await waitReady(adminPort);
+    assert.equal((await frozen.api('POST', '/rooms', { id: 'f' })).status, 201);
+    redis.freeze();
+    await waitUntil(
+      async () => !(await isReady(adminPort)),
+      15_000,
+      'readiness to fail while Redis is frozen',
+    );
+    const startedMs = Date.now();
+    const refused = await frozen.api('POST', '/rooms/f/messages', {
+      type: 'host',
+      data: { n: 1 },
+    });
+    assert.equal(refused.status, 503);
+    assert.equal(
+      (refused.json['error'] as { code: string }).code,
+      'unavailable',
+    );
+    assert.ok(Date.now() - startedMs < 10_000, 'answered, not left hanging');
+    redis.thaw();
+    await waitReady(adminPort);
+    const published = await frozen.api('POST', '/rooms/f/messages', {
+      type: 'host',
+      data: { n: 2 },
+    });
+    assert.equal(published.status, 202);
+  } finally {
+    redis.thaw();
+    await frozen.stop();
+    await redis.stop();
+  }
 });
