@@ -81,7 +81,8 @@ at \`GET /v1/openapi.json\`.
   of twice that); over it, 429 \`rate_limited\` with \`Retry-After\` in
   seconds.
 - **Paging.** Lists answer \`nextCursor\`; pass it back as \`cursor\` for the
-  next page, until it is \`null\`. Cursors are opaque.
+  next page, until it is \`null\`. Cursors are opaque; one the API did not
+  hand out is 400 \`invalid_request\` on every list.
 - **Idempotency.** A publish with \`Idempotency-Key: <1-128 printable ASCII>\`
   runs once per tenant and key for a day: a retry with the same body gets the
   first answer again with \`Idempotent-Replayed: true\`, and publishes nothing;
