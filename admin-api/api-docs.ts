@@ -72,7 +72,9 @@ at \`GET /v1/openapi.json\`.
   keys manage keys.
 - **Bodies** are JSON (\`Content-Type: application/json\`, else 415). Bodies
   and queries are validated by schema and unknown fields are refused (400).
-  Bodies larger than \`ROOMCAST_MAX_BODY_BYTES\` are refused (413).
+  Bodies larger than \`ROOMCAST_MAX_BODY_BYTES\` are refused (413),
+  request headers larger than Node's limit (16 KiB) with 431
+  \`header_too_large\`.
 - **Errors** are \`{"error": {"code", "message", "details"?}}\`; the code is
   stable and [errors.md](errors.md) lists each with its status, cause and fix.
   A bad request never gets a 5xx.

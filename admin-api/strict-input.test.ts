@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   errorCode,
+  rawRequest,
   startTestServer,
   type TestServer,
 } from '../test/harness.js';
@@ -40,4 +41,17 @@ test('strict input - a cursor the API did not give is 400 on every list', async 
     `/v1/rooms/cursor-room/members?cursor=${Buffer.from('u1').toString('base64url')}`,
   );
   assert.equal(valid.status, 200);
+});
+
+test('strict input - headers past the size limit get 431 header_too_large in the API shape', async () => {
+  const url = new URL('/v1/rooms', server.adminUrl);
+  const answer = await rawRequest({
+    host: url.hostname,
+    port: url.port,
+    path: url.pathname,
+    headers: { authorization: `Bearer ${'k'.repeat(20_000)}` },
+  });
+  assert.equal(answer.status, 431);
+  const body = JSON.parse(answer.text) as Record<string, unknown>;
+  assert.equal(errorCode(body), 'header_too_large');
 });
