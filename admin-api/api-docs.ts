@@ -70,11 +70,14 @@ at \`GET /v1/openapi.json\`.
   that tenant's rooms. Keys from \`ROOMCAST_API_KEYS\` are admin keys; keys
   created through \`POST /v1/keys\` are \`admin\` or \`publisher\`, and only admin
   keys manage keys.
-- **Bodies** are JSON (\`Content-Type: application/json\`, else 415). Bodies
-  and queries are validated by schema and unknown fields are refused (400).
-  Bodies larger than \`ROOMCAST_MAX_BODY_BYTES\` are refused (413),
-  request headers larger than Node's limit (16 KiB) with 431
-  \`header_too_large\`.
+- **Bodies** are JSON in UTF-8 (\`Content-Type: application/json\`, with no
+  charset or \`charset=utf-8\`; anything else is 415). Bodies and queries are
+  validated by schema and unknown fields are refused (400), as are numbers
+  too large for a 64-bit float (\`1e400\`). An empty body counts as no body
+  whatever its content type: routes that take none ignore the header, routes
+  that need one answer 400 \`invalid_request\`. Bodies larger than
+  \`ROOMCAST_MAX_BODY_BYTES\` are refused (413), request headers larger than
+  Node's limit (16 KiB) with 431 \`header_too_large\`.
 - **Errors** are \`{"error": {"code", "message", "details"?}}\`; the code is
   stable and [errors.md](errors.md) lists each with its status, cause and fix.
   A bad request never gets a 5xx.

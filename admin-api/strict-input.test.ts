@@ -17,10 +17,42 @@ after(async () => {
   await server.close();
 });
 
+const JSON_TYPE = { 'content-type': 'application/json' };
+
 async function createRoom(id: string): Promise<void> {
   const created = await server.api('POST', '/v1/rooms', { id });
   assert.equal(created.status, 201);
 }
+
+test('strict input - an empty JSON body is no body on routes that take none', async () => {
+  await createRoom('empty-delete');
+  const banned = await server.api(
+    'POST',
+    '/v1/rooms/empty-delete/members/lee/ban',
+    {},
+  );
+  assert.equal(banned.status, 200);
+  const lifted = await server.api(
+    'DELETE',
+    '/v1/rooms/empty-delete/bans/lee',
+    '',
+    { headers: JSON_TYPE },
+  );
+  assert.equal(lifted.status, 204);
+  const closed = await server.api('DELETE', '/v1/rooms/empty-delete', '', {
+    headers: JSON_TYPE,
+  });
+  assert.equal(closed.status, 204);
+});
+
+test('strict input - an empty JSON body where one is needed is invalid_request', async () => {
+  await createRoom('empty-post');
+  for (const path of ['/v1/rooms', '/v1/rooms/empty-post/messages']) {
+    const answer = await server.api('POST', path, '', { headers: JSON_TYPE });
+    assert.equal(answer.status, 400, path);
+    assert.equal(errorCode(answer.body), 'invalid_request', path);
+  }
+});
 
 test('strict input - a cursor the API did not give is 400 on every list', async () => {
   await createRoom('cursor-room');
@@ -54,4 +86,44 @@ test('strict input - headers past the size limit get 431 header_too_large in the
   assert.equal(answer.status, 431);
   const body = JSON.parse(answer.text) as Record<string, unknown>;
   assert.equal(errorCode(body), 'header_too_large');
+});
+
+test('strict input - a charset other than UTF-8 is 415', async () => {
+  for (const charset of ['utf-16', 'latin1', '"iso-8859-1"']) {
+    const answer = await server.api('POST', '/v1/rooms', '{}', {
+      headers: { 'content-type': `application/json; charset=${charset}` },
+    });
+    assert.equal(answer.status, 415, charset);
+    assert.equal(errorCode(answer.body), 'unsupported_media_type', charset);
+  }
+
+  const utf8 = await server.api('POST', '/v1/rooms', '{"id":"utf8-room"}', {
+    headers: { 'content-type': 'application/json; charset=UTF-8' },
+  });
+  assert.equal(utf8.status, 201);
+});
+
+test('strict input - a number JSON.parse makes infinite is 400 with its path', async () => {
+  await createRoom('huge-room');
+  for (const text of [
+    '{"type":"host","data":{"n":1e400}}',
+    `{"type":"host","data":{"list":[1,-${'9'.repeat(400)}]}}`,
+  ]) {
+    const answer = await server.api(
+      'POST',
+      '/v1/rooms/huge-room/messages',
+      text,
+    );
+    assert.equal(answer.status, 400);
+    assert.equal(errorCode(answer.body), 'invalid_request');
+    const error = answer.body['error'] as { details: { path: string }[] };
+    assert.match(error.details[0]?.path ?? '', /^\$\.data\./);
+  }
+
+  const small = await server.api(
+    'POST',
+    '/v1/rooms/huge-room/messages',
+    '{"type":"host","data":{"n":1e300,"m":1e-400}}',
+  );
+  assert.equal(small.status, 202);
 });
