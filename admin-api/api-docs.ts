@@ -73,9 +73,10 @@ at \`GET /v1/openapi.json\`.
 - **Bodies** are JSON in UTF-8 (\`Content-Type: application/json\`, with no
   charset or \`charset=utf-8\`; anything else is 415). Bodies and queries are
   validated by schema and unknown fields are refused (400), as are numbers
-  too large for a 64-bit float (\`1e400\`). An empty body counts as no body
-  whatever its content type: routes that take none ignore the header, routes
-  that need one answer 400 \`invalid_request\`. Bodies larger than
+  too large for a 64-bit float (\`1e400\`) and date-times that name no real
+  moment (\`2026-02-30T10:00:00Z\`). An empty body counts as no body whatever
+  its content type: routes that take none ignore the header, routes that need
+  one answer 400 \`invalid_request\`. Bodies larger than
   \`ROOMCAST_MAX_BODY_BYTES\` are refused (413), request headers larger than
   Node's limit (16 KiB) with 431 \`header_too_large\`.
 - **Errors** are \`{"error": {"code", "message", "details"?}}\`; the code is

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   errorCode,
   rawRequest,
+  TEST_KEYS,
   startTestServer,
   type TestServer,
 } from '../test/harness.js';
@@ -126,4 +127,47 @@ test('strict input - a number JSON.parse makes infinite is 400 with its path', a
     '{"type":"host","data":{"n":1e300,"m":1e-400}}',
   );
   assert.equal(small.status, 202);
+});
+
+test('strict input - a deliverAt that names no real date is invalid_request', async () => {
+  await createRoom('date-room');
+  for (const deliverAt of [
+    '2026-02-30T10:00:00Z',
+    '2027-02-29T10:00:00Z',
+    '2026-04-31T10:00:00Z',
+    '2026-01-01T24:00:00Z',
+    '2026-01-01T10:60:00Z',
+  ]) {
+    const answer = await server.api('POST', '/v1/rooms/date-room/messages', {
+      type: 'host',
+      data: {},
+      deliverAt,
+    });
+    assert.equal(answer.status, 400, deliverAt);
+    assert.equal(errorCode(answer.body), 'invalid_request', deliverAt);
+  }
+});
+
+test('strict input - a webhook URL is taken only as the URL parser writes it', async () => {
+  for (const url of [
+    'http://[::1]:23001/x y',
+    'http://127.0.0.1:1/x\ty',
+    'http://Example.com/x',
+    'http://127.0.0.1:1',
+  ]) {
+    const answer = await server.api('POST', '/v1/webhooks', {
+      url,
+      events: ['room.created'],
+    });
+    assert.equal(answer.status, 400, url);
+    assert.equal(errorCode(answer.body), 'invalid_request', url);
+  }
+
+  const created = await server.api(
+    'POST',
+    '/v1/webhooks',
+    { url: 'http://[::1]:23001/x%20y', events: ['room.created'] },
+    { key: TEST_KEYS.t2 },
+  );
+  assert.equal(created.status, 201);
 });
