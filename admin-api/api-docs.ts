@@ -92,7 +92,12 @@ at \`GET /v1/openapi.json\`.
 - **Idempotency.** A publish with \`Idempotency-Key: <1-128 printable ASCII>\`
   runs once per tenant and key for a day: a retry with the same body gets the
   first answer again with \`Idempotent-Replayed: true\`, and publishes nothing;
-  the same key with a different body is 422 \`idempotency_key_reused\`; a retry
+  the same key with a different body is 422 \`idempotency_key_reused\`.
+  Bodies are compared as parsed, with their keys in the order sent, not as
+  equal JSON values: the same object with its keys in another order is a
+  different body (422), while whitespace, string escapes and number spelling
+  (\`1.0\` against \`1\`) make no difference. A retry should resend the first
+  attempt's body as it was. A retry
   while the first is still running waits for it, or gets 409
   \`idempotency_in_progress\` with \`Retry-After\`. A first attempt that fails
   frees the key.
