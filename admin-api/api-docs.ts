@@ -70,9 +70,15 @@ at \`GET /v1/openapi.json\`.
   that tenant's rooms. Keys from \`ROOMCAST_API_KEYS\` are admin keys; keys
   created through \`POST /v1/keys\` are \`admin\` or \`publisher\`, and only admin
   keys manage keys.
-- **Bodies** are JSON (\`Content-Type: application/json\`, else 415). Bodies
-  and queries are validated by schema and unknown fields are refused (400).
-  Bodies larger than \`ROOMCAST_MAX_BODY_BYTES\` are refused (413).
+- **Bodies** are JSON in UTF-8 (\`Content-Type: application/json\`, with no
+  charset or \`charset=utf-8\`; anything else is 415). Bodies and queries are
+  validated by schema and unknown fields are refused (400), as are numbers
+  too large for a 64-bit float (\`1e400\`) and date-times that name no real
+  moment (\`2026-02-30T10:00:00Z\`). An empty body counts as no body whatever
+  its content type: routes that take none ignore the header, routes that need
+  one answer 400 \`invalid_request\`. Bodies larger than
+  \`ROOMCAST_MAX_BODY_BYTES\` are refused (413), request headers larger than
+  Node's limit (16 KiB) with 431 \`header_too_large\`.
 - **Errors** are \`{"error": {"code", "message", "details"?}}\`; the code is
   stable and [errors.md](errors.md) lists each with its status, cause and fix.
   A bad request never gets a 5xx.
@@ -81,11 +87,17 @@ at \`GET /v1/openapi.json\`.
   of twice that); over it, 429 \`rate_limited\` with \`Retry-After\` in
   seconds.
 - **Paging.** Lists answer \`nextCursor\`; pass it back as \`cursor\` for the
-  next page, until it is \`null\`. Cursors are opaque.
+  next page, until it is \`null\`. Cursors are opaque; one the API did not
+  hand out is 400 \`invalid_request\` on every list.
 - **Idempotency.** A publish with \`Idempotency-Key: <1-128 printable ASCII>\`
   runs once per tenant and key for a day: a retry with the same body gets the
   first answer again with \`Idempotent-Replayed: true\`, and publishes nothing;
-  the same key with a different body is 422 \`idempotency_key_reused\`; a retry
+  the same key with a different body is 422 \`idempotency_key_reused\`.
+  Bodies are compared as parsed, with their keys in the order sent, not as
+  equal JSON values: the same object with its keys in another order is a
+  different body (422), while whitespace, string escapes and number spelling
+  (\`1.0\` against \`1\`) make no difference. A retry should resend the first
+  attempt's body as it was. A retry
   while the first is still running waits for it, or gets 409
   \`idempotency_in_progress\` with \`Retry-After\`. A first attempt that fails
   frees the key.

@@ -2,6 +2,8 @@
  * Every error the admin API answers with, by stable code, and the one place
  * codes map to HTTP statuses. docs/errors.md lists them with cause and fix.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { isRedisUnavailable } from '../redis/index.js';
 
 export const API_ERRORS = {
@@ -16,6 +18,7 @@ export const API_ERRORS = {
   key_not_found: 404,
   webhook_not_found: 404,
   broadcast_not_found: 404,
+  request_timeout: 408,
   room_exists: 409,
   idempotency_in_progress: 409,
   payload_too_large: 413,
@@ -25,6 +28,7 @@ export const API_ERRORS = {
   deliver_at_out_of_range: 422,
   invalid_settings: 422,
   rate_limited: 429,
+  header_too_large: 431,
   unavailable: 503,
   internal: 500,
 } as const;
@@ -66,6 +70,43 @@ export class ApiError extends Error {
       },
     };
   }
+}
+
+/**
+ * Answers an error Node's HTTP parser raises before fastify sees a request
+ * (fastify's `clientErrorHandler`): headers past Node's size limit get 431
+ * `header_too_large`, a request not received within Node's `requestTimeout`
+ * 408 `request_timeout`, anything else 400 `invalid_request`, all in the
+ * API's error shape. The connection is closed after, as Node does, since the
+ * parser cannot find where the next request starts.
+ */
+export function answerClientError(error: Error, socket: Duplex): void {
+  const { code } = error as { code?: string };
+  if (code === 'ECONNRESET' || socket.destroyed) {
+    return;
+  }
+
+  const apiError =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? new ApiError(
+          'header_too_large',
+          'the request headers are larger than the server accepts',
+        )
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new ApiError('request_timeout', 'the request was not sent in time')
+        : new ApiError('invalid_request', 'the request is not valid HTTP');
+  if (socket.writable) {
+    const body = JSON.stringify(apiError.toJSON());
+    socket.write(
+      `HTTP/1.1 ${apiError.status} ${STATUS_CODES[apiError.status] ?? ''}\r\n` +
+        `content-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\n` +
+        'connection: close\r\n\r\n' +
+        body,
+    );
+  }
+
+  socket.destroy(error);
 }
 
 /** Maps fastify's own error codes onto ours. */

@@ -7,9 +7,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { API_ERRORS } from './errors.js';
 import {
+  rawRequest,
   TEST_KEYS,
   startTestServer,
   type TestServer,
@@ -300,28 +301,17 @@ interface Answer {
 }
 
 function send(port: number, fuzz: FuzzRequest): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        method: fuzz.method,
-        path: fuzz.path,
-        headers: fuzz.headers,
-        agent,
-      },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, text }),
-        );
-      },
-    );
-    request.on('error', reject);
-    request.end(fuzz.body);
-  });
+  return rawRequest(
+    {
+      host: '127.0.0.1',
+      port,
+      method: fuzz.method,
+      path: fuzz.path,
+      headers: fuzz.headers,
+      agent,
+    },
+    fuzz.body,
+  );
 }
 
 /** Undefined when the answer is one the API documents. */

@@ -12,6 +12,7 @@ import { channels } from '../bus/index.js';
 import { encodeEnvelope } from '../room-shard/index.js';
 import { roomKey } from '../room-directory/index.js';
 import type { AdminContext, MemberView } from './context.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { ApiError } from './errors.js';
 import { findRoom } from './routes-rooms.js';
 import {
@@ -82,10 +83,8 @@ export function registerMemberRoutes(
       );
       const key = roomKey(room.tenant, room.id);
       const limit = request.query.limit ?? 100;
-      const after =
-        request.query.cursor === undefined
-          ? ''
-          : Buffer.from(request.query.cursor, 'base64url').toString('utf8');
+      const { cursor } = request.query;
+      const after = cursor === undefined ? '' : decodeCursor(cursor);
       const page = await members().page(key, after, limit + 1);
       if (page === undefined) {
         throw noAnswer(room.id);
@@ -98,7 +97,7 @@ export function registerMemberRoutes(
         members: await Promise.all(shown.map((m) => withMute(key, m))),
         nextCursor:
           page.members.length > limit && last !== undefined
-            ? Buffer.from(last.id).toString('base64url')
+            ? encodeCursor(last.id)
             : null,
       };
     },

@@ -7,6 +7,7 @@ import { encodeEnvelope } from '../room-shard/index.js';
 import type { RoomSettings } from '../room-directory/index.js';
 import { roomKey, type RoomStatus } from '../room-directory/index.js';
 import type { AdminContext } from './context.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { ApiError } from './errors.js';
 import { closeRoom, type RoomLifecycle } from './room-lifecycle.js';
 import {
@@ -131,7 +132,7 @@ export function registerRoomRoutes(
         rooms: await Promise.all(page.map((room) => present(context, room))),
         nextCursor:
           matching.length > limit && last !== undefined
-            ? Buffer.from(last.id).toString('base64url')
+            ? encodeCursor(last.id)
             : null,
       };
     },
@@ -245,15 +246,6 @@ function checkSettings(settings: RoomSettings | undefined): void {
       );
     }
   }
-}
-
-function decodeCursor(cursor: string): string {
-  const after = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (after === '' || Buffer.from(after).toString('base64url') !== cursor) {
-    throw new ApiError('invalid_request', 'cursor is not one this API gave');
-  }
-
-  return after;
 }
 
 /** The room as answered; `stats` asks its shard, one question per call. */

@@ -91,6 +91,10 @@ export const CreateWebhookBody = Type.Object(
       format: 'uri',
       pattern: '^https?://',
       maxLength: 2000,
+      description:
+        'An http(s) URL written as the WHATWG URL parser writes it back: no ' +
+        'whitespace, lowercase host, a path of at least /, special ' +
+        'characters percent-encoded (https://hooks.example.com/roomcast).',
     }),
     events: Type.Array(WebhookEvent, { minItems: 1, uniqueItems: true }),
     secret: Type.Optional(Type.String({ minLength: 16, maxLength: 200 })),

@@ -27,7 +27,7 @@ import { ApiKeys, type Caller } from './api-keys.js';
 import { Broadcasts } from './broadcasts.js';
 import type { AdminContext, MemberSource, RoomShardStats } from './context.js';
 import { EffectMarkers } from './effects.js';
-import { ApiError, fromFastifyError } from './errors.js';
+import { answerClientError, ApiError, fromFastifyError } from './errors.js';
 import { IdempotencyRecords } from './idempotency.js';
 import { registerJsonParser } from './json-body.js';
 import { JOB_KINDS, type JobQueue } from './jobs.js';
@@ -182,6 +182,8 @@ export function buildAdminApi(options: AdminApiOptions): AdminApp {
           : fromFastifyError(error);
       void reply.status(apiError.status).send(apiError.toJSON());
     },
+    // Errors Node's HTTP parser raises before fastify (headers too large).
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   if (options.jobs === undefined) {

@@ -11,17 +11,55 @@ import { Value } from '@sinclair/typebox/value';
 import type { FastifySchemaCompiler } from 'fastify';
 
 const DATE_TIME =
-  /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$/i;
+  /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:Z|[+-](\d\d):(\d\d))$/i;
 
-if (!FormatRegistry.Has('date-time')) {
-  FormatRegistry.Set(
-    'date-time',
-    (value) => DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)),
+/**
+ * RFC 3339 date-time naming a moment that exists: `Date.parse` rolls
+ * 2026-02-30 over into March rather than refusing it, so the fields are
+ * checked against the calendar here.
+ */
+function isDateTime(value: string): boolean {
+  const match = DATE_TIME.exec(value);
+  if (match === null) {
+    return false;
+  }
+
+  const [year, month, day, hour, minute, second, offsetH, offsetM] = match
+    .slice(1)
+    .map((field) => Number(field ?? 0));
+  const daysInMonth = new Date(Date.UTC(year ?? 0, month ?? 0, 0)).getUTCDate();
+  return (
+    month !== undefined &&
+    month >= 1 &&
+    month <= 12 &&
+    day !== undefined &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    (hour ?? 0) <= 23 &&
+    (minute ?? 0) <= 59 &&
+    (second ?? 0) <= 59 &&
+    (offsetH ?? 0) <= 23 &&
+    (offsetM ?? 0) <= 59
   );
 }
 
+/**
+ * A URL is taken only as `new URL()` writes it back: no whitespace, nothing
+ * the parser would encode, drop or rewrite, so the address stored and shown
+ * is the one called.
+ */
+function isCanonicalUrl(value: string): boolean {
+  return (
+    !/\s/.test(value) && URL.canParse(value) && new URL(value).href === value
+  );
+}
+
+if (!FormatRegistry.Has('date-time')) {
+  FormatRegistry.Set('date-time', isDateTime);
+}
+
 if (!FormatRegistry.Has('uri')) {
-  FormatRegistry.Set('uri', (value) => URL.canParse(value));
+  FormatRegistry.Set('uri', isCanonicalUrl);
 }
 
 /** Problems reported per request, at most. */

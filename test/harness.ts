@@ -3,6 +3,7 @@
  * admin API client and real WebSocket viewers (the `ws` package) that record
  * every frame and let tests wait for the one they need.
  */
+import { request as httpRequest, type RequestOptions } from 'node:http';
 import WebSocket from 'ws';
 import { Packr, Unpackr } from 'msgpackr';
 import { loadConfig, type Settings } from '../config/index.js';
@@ -24,6 +25,28 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 
 export function encode(value: unknown): Buffer {
   return packr.pack(value);
+}
+
+/**
+ * One HTTP request through node:http, for what fetch will not send (oversized
+ * or malformed headers); the answer's status and text.
+ */
+export function rawRequest(
+  options: RequestOptions,
+  body?: string | Buffer,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(options, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, text }),
+      );
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 /** The stable `code` of an admin API error body, or undefined. */
