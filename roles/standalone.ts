@@ -90,10 +90,10 @@ export async function startStandalone(
   });
   directory.onEvent((event) => {
     if (event.kind === 'created') {
-      void shard.claim(
-        roomKey(event.room.tenant, event.room.id),
-        event.room.settings,
-      );
+      const key = roomKey(event.room.tenant, event.room.id);
+      shard.claim(key, event.room.settings).catch((error: unknown) => {
+        logger.warn({ err: error, roomKey: key }, 'room not claimed');
+      });
     }
   });
   shard.start();

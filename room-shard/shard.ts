@@ -360,7 +360,12 @@ export class RoomShard {
     if (viewers !== room.viewersReported) {
       room.viewersReported = viewers;
       room.engine.setViewerCount(viewers);
-      void this.#options.directory.reportViewers(room.key, viewers);
+      this.#options.directory.reportViewers(room.key, viewers).catch(() => {
+        // Redis is out of reach or not answering: report on a later tick.
+        if (room.viewersReported === viewers) {
+          room.viewersReported = -1;
+        }
+      });
     }
 
     if (room.engine.idle) {
@@ -524,7 +529,12 @@ export class RoomShard {
       }
 
       case 'close':
-        void this.#close(room);
+        this.#close(room).catch((error: unknown) => {
+          this.#options.logger.warn(
+            { err: error, roomKey: room.key },
+            'room close did not finish',
+          );
+        });
         return;
       case 'load': {
         const [, edgeId, backpressure] = envelope;
