@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { isReady } from '../loadtest/readiness.js';
 import { waitUntil } from './wait.js';
 
 const BIN = fileURLToPath(new URL('../bin/roomcast.js', import.meta.url));
@@ -99,16 +100,7 @@ export class RoomcastProcess {
   }
 }
 
-/** GETs `/readyz` on a port; true on 200. */
-export async function isReady(port: number): Promise<boolean> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}/readyz`);
-    await response.arrayBuffer();
-    return response.status === 200;
-  } catch {
-    return false;
-  }
-}
+export { isReady };
 
 export async function waitReady(
   port: number,

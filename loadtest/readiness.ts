@@ -16,7 +16,8 @@ export interface ReadinessOptions {
   stopped?: () => string | null;
 }
 
-async function isReady(port: number): Promise<boolean> {
+/** GETs `/readyz` on a loopback port; true on 200, false on anything else. */
+export async function isReady(port: number): Promise<boolean> {
   try {
     const response = await fetch(`http://127.0.0.1:${port}/readyz`, {
       signal: AbortSignal.timeout(2000),
