@@ -21,12 +21,22 @@ export interface LoggerOptions {
   role: string;
 }
 
+/**
+ * JSON lines on stdout, written synchronously. pino's default destination
+ * buffers and flushes at exit, and that flush retries a write that fails
+ * with EPIPE forever: a process whose log reader had gone (a killed parent,
+ * a closed pipe) spun at exit and never ended. A synchronous destination
+ * has nothing to flush at exit, and pino stops writing at the first EPIPE.
+ */
 export function createLogger(options: LoggerOptions): Logger {
-  return pino({
-    level: options.level,
-    base: { role: options.role, pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  return pino(
+    {
+      level: options.level,
+      base: { role: options.role, pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    pino.destination({ dest: 1, sync: true }),
+  );
 }
 
 /** A logger that writes nothing, for tests and tools. */
