@@ -201,6 +201,11 @@ export const SETTINGS = {
     positive(20, 3600),
     'On SIGTERM, how long an edge spreads its viewers\u2019 reconnects before it exits.',
   ),
+  edgePresenceFramesPerSecond: setting(
+    'ROOMCAST_EDGE_PRESENCE_FRAMES_PER_SECOND',
+    positive(20_000, 100_000_000),
+    'Frames per second an edge (all its workers) spends on frames that carry only a room\u2019s viewer count and joins. Past it such frames wait and go as one: each room gets them every second at most and every 10 s at least.',
+  ),
   maxConnectsPerSecond: setting(
     'ROOMCAST_MAX_CONNECTS_PER_SECOND',
     positive(2000, 1_000_000),

@@ -14,6 +14,7 @@ export class EdgeMetrics {
   readonly sendBufferBytes;
   readonly laneChanges;
   readonly frameInterval;
+  readonly presenceInterval;
   readonly coalescedFrames;
 
   constructor(registry: Registry) {
@@ -69,6 +70,11 @@ export class EdgeMetrics {
       name: 'roomcast_edge_frame_interval_seconds',
       help: 'How often the edge sends each room a frame: the shard tick, or longer while the edge is under load.',
       // An edge of several workers reports its slowest.
+      aggregator: 'max',
+    });
+    this.presenceInterval = gauge(registry, {
+      name: 'roomcast_edge_presence_interval_seconds',
+      help: 'Least time between two frames of a room that carry only its viewer count and joins: 1 s, longer as the edge holds more viewers (ROOMCAST_EDGE_PRESENCE_FRAMES_PER_SECOND).',
       aggregator: 'max',
     });
     this.coalescedFrames = counter(registry, {

@@ -6,7 +6,10 @@ import { TestViewer, metric, startTestServer } from '../test/harness.js';
 import {
   FramePacer,
   MAX_INTERVAL_TICKS,
+  MAX_PRESENCE_INTERVAL_MS,
+  MIN_PRESENCE_INTERVAL_MS,
   mergeFrames,
+  presenceIntervalMs,
   type EdgeLoad,
   type ShardFrame,
 } from './index.js';
@@ -59,6 +62,9 @@ function frame(items: BatchItem[], viewers = 3): ShardFrame {
           ? null
           : encodeFrame({ t: 'batch', room: 'r', items: reliable }),
     lossyCount: items.length - reliable.length,
+    presenceOnly: items.every(
+      (item) => item.type === 'viewers' || item.type === 'joins',
+    ),
   };
 }
 
@@ -221,4 +227,103 @@ test('frame pacer - an edge under load sends a room several shard frames as one,
   } finally {
     await server.close();
   }
+});
+
+test('presence pacing - frames of only viewers and joins wait for the presence interval; the next frame carries them', async () => {
+  // A budget of one presence frame a second: with two viewers here a room
+  // gets such a frame every 2 s at most. The edge's clock moves only when
+  // the test moves it; the shard's runs on its own.
+  let nowMs = Date.now();
+  const server = await startTestServer(
+    { tickMs: TICK_MS, edgePresenceFramesPerSecond: 1 },
+    { clock: () => nowMs, load: () => CALM },
+  );
+  try {
+    await server.api('POST', '/v1/rooms', { id: 'presence' });
+    const connect = async (user: string) =>
+      TestViewer.connect(
+        `${server.edgeUrl}?token=${await server.token('presence', user)}`,
+      );
+    const shardFrames = () => metric(server, 'roomcast_shard_frames_total');
+    const counts = (viewer: TestViewer) =>
+      viewer
+        .items()
+        .flatMap((item) => (item['type'] === 'viewers' ? [item['count']] : []));
+
+    const a = await connect('a');
+    // With the edge's clock moving, a's own join shows (the shard may send
+    // the join and the count in frames of their own).
+    const moving = setInterval(() => (nowMs += 3000), 100);
+    try {
+      await a.waitUntil(() => counts(a).includes(1));
+    } finally {
+      clearInterval(moving);
+    }
+
+    const before = await shardFrames();
+    const b = await connect('b');
+    await waitUntil(
+      async () => (await shardFrames()) > before,
+      5000,
+      'the shard frame with b joining',
+    );
+    await waitUntil(
+      async () =>
+        (await metric(server, 'roomcast_edge_presence_interval_seconds')) === 2,
+      5000,
+      'a 2 s presence interval for two viewers',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const seen = counts(a);
+    assert.equal(seen.at(-1), 1, 'the presence frame is held');
+
+    // A frame with more than presence goes at once and takes it along.
+    const { body } = await server.api('POST', '/v1/rooms/presence/messages', {
+      type: 'host',
+      data: { text: 'hello' },
+    });
+    await a.waitUntil(() =>
+      a.items().some((item) => item['seq'] === body['seq']),
+    );
+    const carried = a.frames.findLast((frame) => frame.t === 'batch');
+    const items = carried?.['items'] as Record<string, unknown>[];
+    const types = items.map((item) => item['type']);
+    assert.ok(types.includes('host'), `merged: ${types.join(',')}`);
+    assert.deepEqual(
+      items.find((item) => item['type'] === 'joins')?.['names'],
+      ['b'],
+      `merged: ${JSON.stringify(items)}`,
+    );
+
+    // Presence alone again: held until the edge's clock passes the interval,
+    // however many the shard sends meanwhile (its count comes a second on).
+    const batches = () => a.frames.filter((f) => f.t === 'batch').length;
+    const sent = batches();
+    const beforeC = await shardFrames();
+    const c = await connect('c');
+    await waitUntil(
+      async () => (await shardFrames()) > beforeC,
+      5000,
+      'the shard frame with c joining',
+    );
+    // Long enough for the shard's count too, if it comes in a frame of its own.
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    assert.equal(batches(), sent, 'held again');
+    nowMs += 3000;
+    await a.waitUntil(() => counts(a).includes(3));
+    assert.equal(batches(), sent + 1, 'as one frame');
+    for (const viewer of [a, b, c]) {
+      viewer.close();
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+test('presence pacing - the interval grows with the viewers held, from 1 s to 10 s', () => {
+  assert.equal(presenceIntervalMs(0, 50_000), MIN_PRESENCE_INTERVAL_MS);
+  assert.equal(presenceIntervalMs(50_000, 50_000), 1000);
+  assert.equal(presenceIntervalMs(100_000, 50_000), 2000);
+  assert.equal(presenceIntervalMs(16_650, 50_000 / 18), 5994);
+  assert.equal(presenceIntervalMs(1_000_000, 50_000), MAX_PRESENCE_INTERVAL_MS);
 });

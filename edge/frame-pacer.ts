@@ -94,6 +94,8 @@ export interface ShardFrame {
   reliableOnly: Buffer | true | null;
   /** Lossy items only `full` carries. */
   lossyCount: number;
+  /** Every item is a `viewers` or `joins` aggregate (see room-frames.ts). */
+  presenceOnly: boolean;
 }
 
 interface DecodedBatch {
@@ -140,6 +142,7 @@ export function mergeFrames(frames: readonly ShardFrame[]): ShardFrame {
     full,
     reliableOnly,
     lossyCount: items.length - reliable.length,
+    presenceOnly: frames.every((frame) => frame.presenceOnly),
   };
 }
 

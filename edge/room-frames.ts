@@ -4,6 +4,15 @@
  * subscriber) and, filtered, to viewers still catching up. While the edge
  * is under load the {@link FramePacer} lengthens the frame interval and a
  * room's frames are held and sent as one at that interval.
+ *
+ * Frames that carry nothing but presence (the viewer count and joins) are
+ * paced by the edge's audience as well: each goes to every viewer of its
+ * room, and while rooms fill they come every second, so an edge holding
+ * hundreds of thousands of viewers would spend most of its sends on them.
+ * Such a frame waits until the room has had no frame for the presence
+ * interval, {@link presenceIntervalMs}, and the waiting ones go as one
+ * (counts added, the latest viewer count): the edge's presence-only frames
+ * stay within its budget whatever its audience, and none is lost.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { EdgeMetrics } from './edge-metrics.js';
@@ -19,6 +28,29 @@ import {
   type ShardFrame,
 } from './frame-pacer.js';
 import { laneTopic, type LocalRoom } from './local-room.js';
+
+/** Presence-only frames of a room are at least this far apart. */
+export const MIN_PRESENCE_INTERVAL_MS = 1000;
+/** And at most this far apart, however large the audience. */
+export const MAX_PRESENCE_INTERVAL_MS = 10_000;
+
+/**
+ * The least time between two presence-only frames of a room, for a process
+ * holding `sockets` viewers with a budget of `framesPerSecond` such frames
+ * (each reaches every viewer of its room, so a room of `n` viewers paced at
+ * `t` seconds costs `n / t` frames a second, and all rooms together at most
+ * `sockets / t`).
+ */
+export function presenceIntervalMs(
+  sockets: number,
+  framesPerSecond: number,
+): number {
+  const intervalMs = Math.ceil((sockets * 1000) / framesPerSecond);
+  return Math.min(
+    MAX_PRESENCE_INTERVAL_MS,
+    Math.max(MIN_PRESENCE_INTERVAL_MS, intervalMs),
+  );
+}
 
 /** How often the share of viewers on the reliable lane is counted. */
 const SHEDDING_MEASURE_MS = 1000;
@@ -36,6 +68,8 @@ export class RoomFrames {
   #lagMs = 0;
   #sheddingShare = 0;
   #sheddingMeasuredMs = -Infinity;
+  #presenceFramesPerSecond: number;
+  #presenceIntervalMs = MIN_PRESENCE_INTERVAL_MS;
 
   constructor(options: {
     app: TemplatedApp;
@@ -43,6 +77,8 @@ export class RoomFrames {
     delivery: ViewerDelivery;
     clock: () => number;
     tickMs: number;
+    /** This process's budget of presence-only frames per second. */
+    presenceFramesPerSecond: number;
   }) {
     this.pacer = new FramePacer(options.tickMs);
     this.#app = options.app;
@@ -50,7 +86,9 @@ export class RoomFrames {
     this.#delivery = options.delivery;
     this.#clock = options.clock;
     this.#tickMs = options.tickMs;
+    this.#presenceFramesPerSecond = options.presenceFramesPerSecond;
     this.#metrics.frameInterval.set(options.tickMs / 1000);
+    this.#metrics.presenceInterval.set(this.#presenceIntervalMs / 1000);
   }
 
   /**
@@ -69,8 +107,16 @@ export class RoomFrames {
       nowMs,
     );
     this.#metrics.frameInterval.set(intervalMs / 1000);
+    this.#presenceIntervalMs = presenceIntervalMs(
+      sockets,
+      this.#presenceFramesPerSecond,
+    );
+    this.#metrics.presenceInterval.set(this.#presenceIntervalMs / 1000);
     for (const room of rooms.values()) {
-      if (nowMs - room.lastFrameMs >= intervalMs) {
+      if (
+        room.heldFrames.length > 0 &&
+        nowMs - room.lastFrameMs >= this.#holdMs(room, intervalMs)
+      ) {
         this.flush(room);
       }
     }
@@ -78,16 +124,22 @@ export class RoomFrames {
 
   /**
    * A frame from the room's shard: sent at once at the normal rate, or when
-   * the room has been quiet for an interval; otherwise held.
+   * the room has been quiet for an interval (the presence interval while
+   * everything held is presence); otherwise held.
    */
   receive(room: LocalRoom, frame: ShardFrame): void {
     room.heldFrames.push(frame);
-    if (
-      !this.pacer.pacing ||
-      this.#clock() - room.lastFrameMs >= this.pacer.intervalMs
-    ) {
+    const intervalMs = this.pacer.pacing ? this.pacer.intervalMs : 0;
+    if (this.#clock() - room.lastFrameMs >= this.#holdMs(room, intervalMs)) {
       this.flush(room);
     }
+  }
+
+  /** How long after the room's last frame its held frames may go. */
+  #holdMs(room: LocalRoom, intervalMs: number): number {
+    return room.heldFrames.every((frame) => frame.presenceOnly)
+      ? Math.max(intervalMs, this.#presenceIntervalMs)
+      : intervalMs;
   }
 
   /** Sends the room's held frames to its viewers, as one when several. */

@@ -129,7 +129,9 @@ export async function startEdge(
     registry,
     logger,
     ready: () => stack.ready(),
-    ...(link === undefined ? {} : { metrics: () => link.scrape() }),
+    ...(link === undefined
+      ? {}
+      : { metrics: () => link.scrape(), workers: settings.edgeWorkers }),
   });
   const presence = new Presence(
     stack.redis,

@@ -125,7 +125,12 @@ export async function startEdgeWorkers(
   const start = (slot: Slot): void => {
     slot.restartTimer = undefined;
     const child = fork(BIN, ['edge', '--worker', String(slot.index)], {
-      env: { ...process.env, ROOMCAST_EDGE_PORT: String(port) },
+      // Each worker is told the edge's size: they share its budgets.
+      env: {
+        ...process.env,
+        ROOMCAST_EDGE_PORT: String(port),
+        ROOMCAST_EDGE_WORKERS: String(count),
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     slot.child = child;

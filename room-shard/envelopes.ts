@@ -26,11 +26,13 @@
  *   (queries.ts).
  *
  * Out of a shard (`channels.roomOut`):
- * - `['frame', maxSeq, viewers, full, reliableOnly, lossyCount]`: one tick's batch; `full`
- *   for viewers on both lanes, `reliableOnly` (or nil when the tick had no
- *   reliable items, or `true` when it equals `full`) for degraded viewers;
- *   `maxSeq` is the highest reliable seq in the frame (0 when none) and
- *   `lossyCount` how many lossy items only `full` carries;
+ * - `['frame', maxSeq, viewers, full, reliableOnly, lossyCount, presenceOnly]`:
+ *   one tick's batch; `full` for viewers on both lanes, `reliableOnly` (or
+ *   nil when the tick had no reliable items, or `true` when it equals
+ *   `full`) for degraded viewers; `maxSeq` is the highest reliable seq in
+ *   the frame (0 when none), `lossyCount` how many lossy items only `full`
+ *   carries, and `presenceOnly` true when every item is a `viewers` or
+ *   `joins` aggregate (an edge may hold and merge such frames);
  * - `['user', userId, frame]`: a frame for one user only (chat echo);
  * - `['close', frame, closeCodeName]`: send the frame, then close every socket;
  * - `['kick', userId, frame, closeCodeName]`: the same for one user's sockets;
@@ -59,7 +61,7 @@ export type InboundEnvelope =
   | ['query', string, string, ShardQuery];
 
 export type OutboundEnvelope =
-  | ['frame', number, number, Buffer, Buffer | true | null, number]
+  | ['frame', number, number, Buffer, Buffer | true | null, number, boolean]
   | ['user', string, Buffer]
   | ['close', Buffer, CloseCodeName]
   | ['kick', string, Buffer, CloseCodeName]

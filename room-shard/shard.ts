@@ -106,6 +106,8 @@ interface OwnedRoom {
 
 /** How often the shard measures its event-loop lag and tells the engines. */
 const LAG_REPORT_MS = 1000;
+/** Item types an edge may hold and merge when a frame carries nothing else. */
+const PRESENCE_TYPES: ReadonlySet<string> = new Set(['viewers', 'joins']);
 /** Sampling resolution of the lag histogram; subtracted from what it reads. */
 const LAG_RESOLUTION_MS = 20;
 
@@ -426,6 +428,7 @@ export class RoomShard {
       full,
       reliableOnly,
       items.length - reliableCount,
+      items.every((item) => PRESENCE_TYPES.has(item.type)),
     ]);
     this.#outlet.publish(room.key, envelope, firstSeq, maxSeq);
   }
