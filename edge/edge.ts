@@ -54,7 +54,6 @@ import type { EdgeLoad } from './frame-pacer.js';
 import { RoomFrames } from './room-frames.js';
 import { endWithError, serveOps, type MetricsSource } from './ops-routes.js';
 import { serveStaticFiles } from './static-files.js';
-import { TokenBucket } from './token-bucket.js';
 import { ViewerInput } from './viewer-input.js';
 import type { Viewer } from './viewer.js';
 
@@ -72,6 +71,7 @@ export type EdgeSettings = Pick<
   | 'hardBackpressureBytes'
   | 'allowedOrigins'
   | 'maxConnectsPerSecond'
+  | 'edgePresenceFramesPerSecond'
 >;
 
 export interface EdgeOptions {
@@ -90,6 +90,11 @@ export interface EdgeOptions {
   ready?: () => boolean;
   /** What `/metrics` serves; default: `registry`. An edge worker serves the whole edge's. */
   metrics?: MetricsSource;
+  /**
+   * Processes of the edge this one is a worker of (`--workers N`), which
+   * share its budgets; default 1.
+   */
+  workers?: number;
   /** The edge's load as the frame pacer sees it; default: measured each tick. */
   load?: () => EdgeLoad;
 }
@@ -154,6 +159,8 @@ export class Edge {
       delivery: this.#delivery,
       clock: this.#clock,
       tickMs: options.settings.tickMs,
+      presenceFramesPerSecond:
+        options.settings.edgePresenceFramesPerSecond / (options.workers ?? 1),
     });
     this.#input = new ViewerInput({
       delivery: this.#delivery,
@@ -266,7 +273,7 @@ export class Edge {
         this.#reportLoad(room, nowMs);
       }
 
-      if (room.users.size === 0 && !this.#pendingAdmits.has(room.key)) {
+      if (room.userCount === 0 && !this.#pendingAdmits.has(room.key)) {
         this.#dropRoom(room);
       }
     }
@@ -514,23 +521,15 @@ export class Edge {
       }
 
       const lastSeq = await this.#options.log.lastSeq(key);
-      const { settings } = this.#options;
       return {
         claims,
-        roomKey: key,
+        // The room's own string, shared by its viewers.
+        roomKey: local.key,
         room: undefined,
         welcomeSeq: lastSeq,
         resumeSeq,
-        chat: new TokenBucket(
-          settings.chatPerSecond,
-          settings.chatBurst,
-          this.#clock,
-        ),
-        likes: new TokenBucket(
-          settings.likesPerSecond,
-          settings.likesBurst,
-          this.#clock,
-        ),
+        chat: undefined,
+        likes: undefined,
         strikes: 0,
         resuming: false,
         catchUp: undefined,
@@ -633,7 +632,7 @@ export class Edge {
         t: 'welcome',
         room: room.roomId,
         user: viewer.claims.user,
-        viewers: Math.max(room.viewers, room.users.size),
+        viewers: Math.max(room.viewers, room.userCount),
         seq: viewer.welcomeSeq,
         idleTimeoutMs: settings.idleTimeoutSeconds * 1000,
         limits: {
@@ -761,20 +760,22 @@ export class Edge {
 
     switch (envelope[0]) {
       case 'frame': {
-        const [, maxSeq, viewers, full, reliableOnly, lossyCount] = envelope;
+        const [, maxSeq, viewers, full, reliableOnly, lossyCount, presence] =
+          envelope;
         this.#frames.receive(room, {
           maxSeq,
           viewers,
           full,
           reliableOnly,
           lossyCount,
+          presenceOnly: presence === true,
         });
         return;
       }
 
       case 'user': {
         const [, userId, frame] = envelope;
-        for (const ws of room.users.get(userId) ?? []) {
+        for (const ws of room.socketsOf(userId)) {
           ws.send(frame, true);
           this.#metrics.framesSent.inc({ lane: 'direct' });
         }
@@ -784,11 +785,9 @@ export class Edge {
 
       case 'close': {
         const [, frame, codeName] = envelope;
-        for (const sockets of [...room.users.values()]) {
-          for (const ws of [...sockets]) {
-            ws.send(frame, true);
-            this.#closeViewer(ws, codeName);
-          }
+        for (const ws of room.allSockets()) {
+          ws.send(frame, true);
+          this.#closeViewer(ws, codeName);
         }
 
         return;
@@ -796,7 +795,7 @@ export class Edge {
 
       case 'kick': {
         const [, userId, frame, codeName] = envelope;
-        for (const ws of [...(room.users.get(userId) ?? [])]) {
+        for (const ws of room.socketsOf(userId)) {
           ws.send(frame, true);
           this.#closeViewer(ws, codeName);
         }

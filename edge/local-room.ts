@@ -41,7 +41,15 @@ export class LocalRoom {
   /** The backpressure share last reported to the shard, and when. */
   loadReported = 0;
   loadReportedMs = 0;
-  readonly users = new Map<string, Set<WebSocket<Viewer>>>();
+  /**
+   * Local sockets by user: the socket itself, or a set for a user with
+   * several (most have one, and a set per viewer costs memory at scale).
+   */
+  readonly #users = new Map<
+    string,
+    WebSocket<Viewer> | Set<WebSocket<Viewer>>
+  >();
+  #socketCount = 0;
   /** Viewers getting frames one by one until they are on a topic. */
   readonly catchingUp = new Set<WebSocket<Viewer>>();
   /** Resolves once the bus subscription is live. */
@@ -60,37 +68,85 @@ export class LocalRoom {
   }
 
   get socketCount(): number {
-    let count = 0;
-    for (const sockets of this.users.values()) {
-      count += sockets.size;
+    return this.#socketCount;
+  }
+
+  /** Users with a socket here. */
+  get userCount(): number {
+    return this.#users.size;
+  }
+
+  /** A user's sockets here (a copy: closing them is safe). */
+  socketsOf(userId: string): WebSocket<Viewer>[] {
+    const held = this.#users.get(userId);
+    if (held === undefined) {
+      return [];
     }
 
-    return count;
+    return held instanceof Set ? [...held] : [held];
+  }
+
+  /** Every socket here (a copy). */
+  allSockets(): WebSocket<Viewer>[] {
+    const all: WebSocket<Viewer>[] = [];
+    for (const held of this.#users.values()) {
+      if (held instanceof Set) {
+        all.push(...held);
+      } else {
+        all.push(held);
+      }
+    }
+
+    return all;
   }
 
   /** Returns true when this socket is the user's first on this edge. */
   addSocket(ws: WebSocket<Viewer>): boolean {
     const { claims } = ws.getUserData();
-    let sockets = this.users.get(claims.user);
-    const first = sockets === undefined;
-    if (sockets === undefined) {
-      sockets = new Set();
-      this.users.set(claims.user, sockets);
+    const held = this.#users.get(claims.user);
+    if (held === ws || (held instanceof Set && held.has(ws))) {
+      return false;
+    }
+
+    this.#socketCount++;
+    if (held === undefined) {
+      this.#users.set(claims.user, ws);
       if (!this.#changed.has(claims.user)) {
         this.#changed.set(claims.user, false);
       }
+
+      return true;
     }
 
-    sockets.add(ws);
-    return first;
+    if (held instanceof Set) {
+      held.add(ws);
+    } else {
+      this.#users.set(claims.user, new Set([held, ws]));
+    }
+
+    return false;
   }
 
   removeSocket(ws: WebSocket<Viewer>): void {
     const { claims } = ws.getUserData();
-    const sockets = this.users.get(claims.user);
+    const held = this.#users.get(claims.user);
     this.catchingUp.delete(ws);
-    if (sockets?.delete(ws) && sockets.size === 0) {
-      this.users.delete(claims.user);
+    let gone = false;
+    if (held === ws) {
+      gone = true;
+    } else if (held instanceof Set && held.delete(ws)) {
+      this.#socketCount--;
+      if (held.size === 1) {
+        this.#users.set(
+          claims.user,
+          held.values().next().value as WebSocket<Viewer>,
+        );
+      }
+    }
+
+    if (gone) {
+      this.#socketCount--;
+      this.#users.delete(claims.user);
       if (!this.#changed.has(claims.user)) {
         this.#changed.set(claims.user, true);
       }
@@ -111,9 +167,8 @@ export class LocalRoom {
   /** Every user with a socket here, for a shard that asked for a resync. */
   snapshot(): MemberJoin[] {
     const members: MemberJoin[] = [];
-    for (const [userId, sockets] of this.users) {
-      const claims = sockets.values().next().value?.getUserData().claims;
-      members.push([userId, claims?.name ?? userId, claims?.role ?? 'viewer']);
+    for (const userId of this.#users.keys()) {
+      members.push(this.#member(userId));
     }
 
     return members;
@@ -148,17 +203,23 @@ export class LocalRoom {
     const joins: MemberJoin[] = [];
     const leaves: string[] = [];
     for (const [userId, wasPresent] of this.#changed) {
-      const sockets = this.users.get(userId);
-      if (!wasPresent && sockets !== undefined) {
-        const first = sockets.values().next().value;
-        const claims = first?.getUserData().claims;
-        joins.push([userId, claims?.name ?? userId, claims?.role ?? 'viewer']);
-      } else if (wasPresent && sockets === undefined) {
+      const present = this.#users.has(userId);
+      if (!wasPresent && present) {
+        joins.push(this.#member(userId));
+      } else if (wasPresent && !present) {
         leaves.push(userId);
       }
     }
 
     this.#changed.clear();
     return { inputs, joins, leaves };
+  }
+
+  /** A present user as the shard's member list has them. */
+  #member(userId: string): MemberJoin {
+    const held = this.#users.get(userId);
+    const first = held instanceof Set ? held.values().next().value : held;
+    const claims = first?.getUserData().claims;
+    return [userId, claims?.name ?? userId, claims?.role ?? 'viewer'];
   }
 }

@@ -17,6 +17,7 @@ import type { ReliableLog } from '../reliable-log/index.js';
 import type { EdgeMetrics } from './edge-metrics.js';
 import type { EdgeSettings } from './edge.js';
 import type { ViewerDelivery } from './delivery.js';
+import { TokenBucket } from './token-bucket.js';
 import type { Viewer } from './viewer.js';
 
 /** Most reliable items one resume replays before telling the viewer to reload. */
@@ -92,6 +93,12 @@ export class ViewerInput {
         void this.resume(ws, frame.seq);
         return;
       case 'chat': {
+        // Made at the first chat line: most viewers never send one.
+        viewer.chat ??= new TokenBucket(
+          settings.chatPerSecond,
+          settings.chatBurst,
+          this.#options.clock,
+        );
         if (!viewer.chat.take()) {
           this.#refuse(
             ws,
@@ -118,6 +125,11 @@ export class ViewerInput {
       }
 
       case 'like': {
+        viewer.likes ??= new TokenBucket(
+          settings.likesPerSecond,
+          settings.likesBurst,
+          this.#options.clock,
+        );
         if (!viewer.likes.take()) {
           this.#refuse(
             ws,

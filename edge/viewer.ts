@@ -24,8 +24,9 @@ export interface Viewer {
   /** Whether the socket is subscribed to its lane's topic. */
   subscribed: boolean;
   connectedAtMs: number;
-  chat: TokenBucket;
-  likes: TokenBucket;
+  /** Rate limits, made when the viewer first sends chat or a like. */
+  chat: TokenBucket | undefined;
+  likes: TokenBucket | undefined;
   /** Frames refused (invalid or over a limit) so far. */
   strikes: number;
   /** Which lane the viewer is on: `reliable` while it sheds lossy items. */
