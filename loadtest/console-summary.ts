@@ -72,6 +72,12 @@ export function formatSummary(figures: Figures): string {
       `(publisher ${n(simulator.coordinatorCpuCores)}), ` +
       `peak RSS ${bytes(simulator.peakRssBytes)}, frame cache hits ${n(simulator.frameCacheHitRatio * 100)}%`,
   ];
+  if (reliable.unreported > 0) {
+    lines.push(
+      `unreported  ${n(reliable.unreported)} viewers: their simulator processes were too far behind to report within the drain's bound`,
+    );
+  }
+
   if (reliable.viewersWithAnomalies > 0) {
     lines.push(
       `anomalies   ${n(reliable.viewersWithAnomalies)} viewers saw gaps or duplicates; first ones:`,
@@ -89,6 +95,13 @@ export function formatSummary(figures: Figures): string {
       `peak RSS ${service.peakRssBytes < 0 ? 'unknown' : bytes(service.peakRssBytes)}; ` +
       `merged and dropped: ${lossy === '' ? 'none reported' : lossy}`,
   );
+  if (service.edge.bytesPerViewer >= 0) {
+    lines.push(
+      `edge memory ${bytes(service.edge.baseRssBytes)} before the viewers, ` +
+        `${bytes(service.edge.heldRssBytes)} holding them: ` +
+        `${n(service.edge.bytesPerViewer)} bytes per viewer`,
+    );
+  }
   const traffic = figures.viewerTraffic;
   if (
     traffic.chatSent + traffic.likesSent + traffic.reconnects > 0 ||

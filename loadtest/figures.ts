@@ -67,6 +67,8 @@ export interface Figures {
     /** Not connected at the end, leaving out connect failures and aborts. */
     viewersGone: number;
     viewersAborted: number;
+    /** Viewers of simulator processes that never reported (see DrainReport). */
+    unreported: number;
     /** Viewers that saw a gap or a duplicate, and examples to start from. */
     viewersWithAnomalies: number;
     anomalyExamples: string[];
@@ -78,6 +80,17 @@ export interface Figures {
     peakRssBytes: number;
     /** Resident memory before the viewers connected. */
     baseRssBytes: number;
+    /**
+     * The edge processes alone (workers included), from /proc when the load
+     * test knows their pids, else -1: resident memory before the viewers
+     * connected, with every viewer held (the last sample before publishing
+     * ended), and the difference over the viewers welcomed.
+     */
+    edge: {
+      baseRssBytes: number;
+      heldRssBytes: number;
+      bytesPerViewer: number;
+    };
     /** Priority engine outcomes over the run, by `class/outcome[/reason]`. */
     items: Record<string, number>;
   };
@@ -156,6 +169,25 @@ export function computeFigures(result: RunResult): Figures {
   const firstSample = samples[0];
   const lastSample = samples.at(-1);
 
+  const edgeBase = samples.find((sample) => sample.edgeRssBytes >= 0);
+  const edgeHeld = samples.findLast(
+    (sample) => sample.edgeRssBytes >= 0 && sample.atMs <= publish.endMs,
+  );
+  const welcomed = result.readiness.welcomed;
+  const edge =
+    edgeBase === undefined || edgeHeld === undefined
+      ? { baseRssBytes: -1, heldRssBytes: -1, bytesPerViewer: -1 }
+      : {
+          baseRssBytes: edgeBase.edgeRssBytes,
+          heldRssBytes: edgeHeld.edgeRssBytes,
+          bytesPerViewer:
+            welcomed > 0
+              ? Math.round(
+                  (edgeHeld.edgeRssBytes - edgeBase.edgeRssBytes) / welcomed,
+                )
+              : -1,
+        };
+
   const lookups = total.cacheHits + total.cacheMisses;
   const closedEarly = { ...connections.closed };
   return {
@@ -207,6 +239,7 @@ export function computeFigures(result: RunResult): Figures {
       viewersBehind: drain.behind,
       viewersGone: drain.gone - drain.aborted - drain.neverConnected,
       viewersAborted: drain.aborted,
+      unreported: drain.unreported,
       viewersWithAnomalies: drain.viewersWithAnomalies,
       anomalyExamples: drain.anomalyExamples.slice(0, 20),
     },
@@ -217,6 +250,7 @@ export function computeFigures(result: RunResult): Figures {
           : -1,
       peakRssBytes: servicePeakRss,
       baseRssBytes: firstSample?.rssBytes ?? -1,
+      edge,
       items:
         firstSample !== undefined && lastSample !== undefined
           ? itemsBetween(firstSample, lastSample)

@@ -94,6 +94,11 @@ export interface DrainReport {
   viewersWithAnomalies: number;
   /** The first few gaps and duplicates, described for a person. */
   anomalyExamples: string[];
+  /**
+   * Viewers of simulator processes that did not report within the drain's
+   * bound (too far behind): nothing is known of their loss. Coordinator only.
+   */
+  unreported: number;
 }
 
 export type WorkerMessage =

@@ -57,5 +57,16 @@ export function checkObjectives(
     });
   }
 
+  // Not a scenario field: a run whose viewers did not all report cannot
+  // show that nothing was lost, whatever the scenario asks.
+  if (figures.reliable.unreported > 0) {
+    results.push({
+      name: 'drainReported',
+      limit: 0,
+      actual: figures.reliable.unreported,
+      passed: false,
+    });
+  }
+
   return results;
 }

@@ -48,6 +48,8 @@ export interface RunTarget {
   protocol?: WireProtocol;
   /** The service's processes on this machine: CPU and memory from /proc. */
   pids?: () => number[];
+  /** Of those, the edges' (workers included): the memory that holds viewers. */
+  edgePids?: () => number[];
   /** More Prometheus endpoints (a fleet's shards) for the priority accounting. */
   metricsUrls?: string[];
   /** Carries out chaos on the service side (kill or drain a process...). */
@@ -261,6 +263,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       admin,
       target.pids?.() ?? [],
       target.metricsUrls ?? [],
+      target.edgePids?.() ?? [],
     );
     if (first !== null) {
       timeline.addServiceSample(first, 0);
@@ -275,6 +278,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
           admin,
           target.pids?.() ?? [],
           target.metricsUrls ?? [],
+          target.edgePids?.() ?? [],
         ).then((sample) => {
           if (sample !== null) {
             timeline.addServiceSample(sample, index);
@@ -379,6 +383,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       admin,
       target.pids?.() ?? [],
       target.metricsUrls ?? [],
+      target.edgePids?.() ?? [],
     );
     if (last !== null) {
       timeline.addServiceSample(last, timeline.intervals.length);

@@ -15,6 +15,8 @@ export interface ServiceSample {
   cpuSeconds: number;
   /** `process_resident_memory_bytes`; -1 when absent. */
   rssBytes: number;
+  /** The edge processes' resident memory, from /proc; -1 when unknown. */
+  edgeRssBytes: number;
   /** `roomcast_priority_items_total` by `class/outcome[/reason]`. */
   items: Record<string, number>;
 }
@@ -61,6 +63,7 @@ export function sampleFromText(text: string, atMs: number): ServiceSample {
     atMs,
     cpuSeconds: -1,
     rssBytes: -1,
+    edgeRssBytes: -1,
     items: {},
   };
   for (const { name, labels, value } of parsePrometheus(text)) {
@@ -116,11 +119,13 @@ export async function scrapeService(
   admin: AdminClient,
   pids: number[] = [],
   metricsUrls: string[] = [],
+  edgePids: number[] = [],
 ): Promise<ServiceSample | null> {
-  const [text, others, processes] = await Promise.all([
+  const [text, others, processes, edges] = await Promise.all([
     admin.metricsText().catch(() => null),
     Promise.all(metricsUrls.map((url) => fetchText(url))),
     Promise.all(pids.map((pid) => readProcess(pid))),
+    Promise.all(edgePids.map((pid) => readProcess(pid))),
   ]);
   const live = processes.filter((figures) => figures !== null);
   if (text === null && live.length === 0) {
@@ -129,7 +134,13 @@ export async function scrapeService(
 
   const sample =
     text === null
-      ? { atMs: Date.now(), cpuSeconds: -1, rssBytes: -1, items: {} }
+      ? {
+          atMs: Date.now(),
+          cpuSeconds: -1,
+          rssBytes: -1,
+          edgeRssBytes: -1,
+          items: {},
+        }
       : sampleFromText(text, Date.now());
   for (const other of others) {
     if (other === null) {
@@ -140,6 +151,11 @@ export async function scrapeService(
     for (const [key, value] of Object.entries(extra.items)) {
       sample.items[key] = (sample.items[key] ?? 0) + value;
     }
+  }
+
+  const liveEdges = edges.filter((figures) => figures !== null);
+  if (liveEdges.length > 0) {
+    sample.edgeRssBytes = liveEdges.reduce((sum, p) => sum + p.rssBytes, 0);
   }
 
   if (live.length > 0) {

@@ -260,6 +260,14 @@ function service(
           ...[...started.edgeWorkers.values()].flat(),
         ]),
       ],
+      edgePids: () => [
+        ...new Set(
+          edges.flatMap((listener) => [
+            listener.pid,
+            ...(started.edgeWorkers.get(listener.pid) ?? []),
+          ]),
+        ),
+      ],
     },
     recentOutput: () => [...started.lines],
     exitedEarly: started.exitedEarly,

@@ -473,6 +473,7 @@ class ViewerProcess implements ViewerEvents {
       gone: 0,
       aborted: this.#aborted.size,
       neverConnected: 0,
+      unreported: 0,
       missedWhileGone: 0,
       viewersWithAnomalies: this.#anomalous.size,
       anomalyExamples: [...this.#anomalyExamples],
