@@ -99,7 +99,10 @@ export function formatSummary(figures: Figures): string {
     lines.push(
       `edge memory ${bytes(service.edge.baseRssBytes)} before the viewers, ` +
         `${bytes(service.edge.heldRssBytes)} holding them: ` +
-        `${n(service.edge.bytesPerViewer)} bytes per viewer`,
+        `${n(service.edge.bytesPerViewer)} bytes per viewer` +
+        (service.edge.marginalBytesPerViewer >= 0
+          ? `; the second half of them ${n(service.edge.marginalBytesPerViewer)} bytes each`
+          : ''),
     );
   }
   const traffic = figures.viewerTraffic;

@@ -90,6 +90,13 @@ export interface Figures {
       baseRssBytes: number;
       heldRssBytes: number;
       bytesPerViewer: number;
+      /**
+       * What the second half of the viewers added, per viewer: the held
+       * memory less the memory when half of them were connected. Free of
+       * what a process gives back after starting, which the whole-run
+       * figure is not; -1 when not measured.
+       */
+      marginalBytesPerViewer: number;
     };
     /** Priority engine outcomes over the run, by `class/outcome[/reason]`. */
     items: Record<string, number>;
@@ -174,9 +181,27 @@ export function computeFigures(result: RunResult): Figures {
     (sample) => sample.edgeRssBytes >= 0 && sample.atMs <= publish.endMs,
   );
   const welcomed = result.readiness.welcomed;
+  const half = timeline.intervals.find(
+    (interval) =>
+      interval.edgeRssBytes >= 0 && interval.welcomed >= welcomed / 2,
+  );
+  const marginalBytesPerViewer =
+    half === undefined ||
+    edgeHeld === undefined ||
+    welcomed - half.welcomed < welcomed / 4
+      ? -1
+      : Math.round(
+          (edgeHeld.edgeRssBytes - half.edgeRssBytes) /
+            (welcomed - half.welcomed),
+        );
   const edge =
     edgeBase === undefined || edgeHeld === undefined
-      ? { baseRssBytes: -1, heldRssBytes: -1, bytesPerViewer: -1 }
+      ? {
+          baseRssBytes: -1,
+          heldRssBytes: -1,
+          bytesPerViewer: -1,
+          marginalBytesPerViewer: -1,
+        }
       : {
           baseRssBytes: edgeBase.edgeRssBytes,
           heldRssBytes: edgeHeld.edgeRssBytes,
@@ -186,6 +211,7 @@ export function computeFigures(result: RunResult): Figures {
                   (edgeHeld.edgeRssBytes - edgeBase.edgeRssBytes) / welcomed,
                 )
               : -1,
+          marginalBytesPerViewer,
         };
 
   const lookups = total.cacheHits + total.cacheMisses;

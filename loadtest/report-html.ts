@@ -336,6 +336,11 @@ export function renderHtml(report: Report): string {
           values: series.map((p) => p.serviceRssBytes),
         },
         {
+          label: 'edges',
+          color: COLORS[2] as string,
+          values: series.map((p) => p.edgeRssBytes),
+        },
+        {
           label: 'simulator',
           color: COLORS[0] as string,
           values: series.map((p) => p.simulatorRssBytes),

@@ -36,6 +36,7 @@ export interface SeriesPoint {
   /** -1 when the service does not expose it. */
   serviceCpuCores: number;
   serviceRssBytes: number;
+  edgeRssBytes: number;
   /** Items per second the service dropped and merged, by class. */
   droppedPerSecond: Record<string, number>;
   mergedPerSecond: Record<string, number>;
@@ -138,6 +139,7 @@ function series(result: RunResult): SeriesPoint[] {
           ? -1
           : Math.round(interval.serviceCpuMs / seconds) / 1000,
       serviceRssBytes: interval.serviceRssBytes,
+      edgeRssBytes: interval.edgeRssBytes,
       droppedPerSecond: perClass(interval.serviceItems, 'dropped', seconds),
       mergedPerSecond: perClass(interval.serviceItems, 'merged', seconds),
     });

@@ -41,6 +41,8 @@ export interface Interval {
   /** The service: CPU used in the interval (-1 unknown) and memory. */
   serviceCpuMs: number;
   serviceRssBytes: number;
+  /** The edge processes' share of it; -1 unknown. */
+  edgeRssBytes: number;
   /** Priority engine outcomes in the interval, by `class/outcome[/reason]`. */
   serviceItems: Record<string, number>;
   /** Messages accepted by the admin API in the interval, by type. */
@@ -118,6 +120,7 @@ export class Timeline {
     this.serviceSamples.push(sample);
     const interval = this.#intervalAt(index);
     interval.serviceRssBytes = sample.rssBytes;
+    interval.edgeRssBytes = sample.edgeRssBytes;
     if (previous !== undefined) {
       if (sample.cpuSeconds >= 0 && previous.cpuSeconds >= 0) {
         interval.serviceCpuMs =
@@ -210,6 +213,7 @@ export class Timeline {
       simulatorRssBytes: 0,
       serviceCpuMs: -1,
       serviceRssBytes: -1,
+      edgeRssBytes: -1,
       serviceItems: {},
       published: emptyPublished(),
       publishRefused: 0,
