@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
+  checkObjectives,
   computeFigures,
   main,
   parseScenario,
@@ -193,6 +194,28 @@ test('loadtest - a spawned cluster loses nothing when a shard is killed', async 
         (sent.host.accepted + sent.gift.accepted) * 50,
     );
     assert.ok(figures.service.cpuCores > 0);
+    // The edges' memory is measured on its own.
+    const { edge } = figures.service;
+    assert.ok(
+      edge.baseRssBytes > 0 && edge.heldRssBytes > 0,
+      JSON.stringify(edge),
+    );
+    assert.ok(edge.heldRssBytes < figures.service.peakRssBytes);
+    // Viewers whose simulator never reported fail the run, whatever the
+    // scenario's objectives.
+    assert.deepEqual(checkObjectives(scenario.objectives, figures), []);
+    const unreported = {
+      ...figures,
+      reliable: { ...figures.reliable, unreported: 50 },
+    };
+    assert.deepEqual(
+      checkObjectives(scenario.objectives, unreported).map((result) => [
+        result.name,
+        result.actual,
+        result.passed,
+      ]),
+      [['drainReported', 50, false]],
+    );
   } finally {
     await cluster.stop();
   }
