@@ -203,17 +203,17 @@ test('loadtest - a spawned cluster loses nothing when a shard is killed', async 
     assert.ok(edge.heldRssBytes < figures.service.peakRssBytes);
     // Viewers whose simulator never reported fail the run, whatever the
     // scenario's objectives.
-    assert.deepEqual(checkObjectives(scenario.objectives, figures), []);
+    assert.ok(
+      checkObjectives(scenario.objectives, figures).every((r) => r.passed),
+    );
     const unreported = {
       ...figures,
       reliable: { ...figures.reliable, unreported: 50 },
     };
     assert.deepEqual(
-      checkObjectives(scenario.objectives, unreported).map((result) => [
-        result.name,
-        result.actual,
-        result.passed,
-      ]),
+      checkObjectives(scenario.objectives, unreported)
+        .filter((result) => !result.passed)
+        .map((result) => [result.name, result.actual, result.passed]),
       [['drainReported', 50, false]],
     );
   } finally {
