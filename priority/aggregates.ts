@@ -30,7 +30,8 @@ export class Aggregates {
   #likesTotal: number;
   #ticksSinceEmit = Number.MAX_SAFE_INTEGER;
   #viewerCount: number | undefined;
-  #viewersSent: number | undefined;
+  /** A room starts empty: a count of 0 before anyone joined is not news. */
+  #viewersSent = 0;
   #viewersSentAtMs = -Infinity;
   #joinsSentAtMs = -Infinity;
   /** See EngineSettings.joinsIntervalMs. */
@@ -64,7 +65,7 @@ export class Aggregates {
     return (
       this.#likes.messages === 0 &&
       this.#joins.messages === 0 &&
-      this.#viewerCount === this.#viewersSent
+      (this.#viewerCount ?? this.#viewersSent) === this.#viewersSent
     );
   }
 

@@ -288,6 +288,19 @@ describe('RoomEngine', () => {
     assert.deepEqual(engine.tick(3_000).items, []);
   });
 
+  test('RoomEngine - a room that has had no viewer yet announces no count of 0', () => {
+    // A shard's first tick of a room may run before the first member list:
+    // a 0 then would follow a viewer's welcome and contradict it.
+    const engine = new RoomEngine();
+    engine.setViewerCount(0);
+    assert.equal(engine.idle, true);
+    assert.deepEqual(engine.tick(0).items, []);
+    engine.setViewerCount(1);
+    assert.deepEqual(engine.tick(100).items, [{ type: 'viewers', count: 1 }]);
+    engine.setViewerCount(0);
+    assert.deepEqual(engine.tick(1_100).items, [{ type: 'viewers', count: 0 }]);
+  });
+
   test('RoomEngine - is idle only when a tick would send nothing', () => {
     const engine = new RoomEngine();
     assert.equal(engine.idle, true);
