@@ -256,6 +256,12 @@ export class Viewer implements LeanSocketHandler {
     connections.open -= 1;
     this.#connected = false;
     bump(connections.closed, String(code));
+    if (!this.#welcomed) {
+      // Opened but closed before its welcome: it never got in, so it is a
+      // failed connect too (as the progress line already counts it).
+      bump(connections.failed, `closed_before_welcome_${code}`);
+    }
+
     this.#events.onEnded(this, code);
   }
 
