@@ -131,9 +131,12 @@ export class LocalRoom {
     const { claims } = ws.getUserData();
     const held = this.#users.get(claims.user);
     this.catchingUp.delete(ws);
-    let gone = false;
     if (held === ws) {
-      gone = true;
+      this.#socketCount--;
+      this.#users.delete(claims.user);
+      if (!this.#changed.has(claims.user)) {
+        this.#changed.set(claims.user, true);
+      }
     } else if (held instanceof Set && held.delete(ws)) {
       this.#socketCount--;
       if (held.size === 1) {
@@ -141,14 +144,6 @@ export class LocalRoom {
           claims.user,
           held.values().next().value as WebSocket<Viewer>,
         );
-      }
-    }
-
-    if (gone) {
-      this.#socketCount--;
-      this.#users.delete(claims.user);
-      if (!this.#changed.has(claims.user)) {
-        this.#changed.set(claims.user, true);
       }
     }
   }

@@ -121,13 +121,20 @@ export async function scrapeService(
   metricsUrls: string[] = [],
   edgePids: number[] = [],
 ): Promise<ServiceSample | null> {
-  const [text, others, processes, edges] = await Promise.all([
+  // The edges are among the service's processes: each is read once.
+  const everyPid = [...new Set([...pids, ...edgePids])];
+  const [text, others, figures] = await Promise.all([
     admin.metricsText().catch(() => null),
     Promise.all(metricsUrls.map((url) => fetchText(url))),
-    Promise.all(pids.map((pid) => readProcess(pid))),
-    Promise.all(edgePids.map((pid) => readProcess(pid))),
+    Promise.all(everyPid.map((pid) => readProcess(pid))),
   ]);
-  const live = processes.filter((figures) => figures !== null);
+  const byPid = new Map(everyPid.map((pid, i) => [pid, figures[i] ?? null]));
+  const liveOf = (of: number[]) =>
+    of.flatMap((pid) => {
+      const read = byPid.get(pid);
+      return read === undefined || read === null ? [] : [read];
+    });
+  const live = liveOf(pids);
   if (text === null && live.length === 0) {
     return null;
   }
@@ -153,7 +160,7 @@ export async function scrapeService(
     }
   }
 
-  const liveEdges = edges.filter((figures) => figures !== null);
+  const liveEdges = liveOf(edgePids);
   if (liveEdges.length > 0) {
     sample.edgeRssBytes = liveEdges.reduce((sum, p) => sum + p.rssBytes, 0);
   }
