@@ -45,6 +45,11 @@ export class MemoryBus implements Bus {
     }
   }
 
+  /** Never called: this bus has no connection to lose. */
+  onResubscribed(): void {
+    // Nothing to listen for.
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#handlers.clear();

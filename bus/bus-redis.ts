@@ -28,6 +28,8 @@ export interface RedisBusOptions {
   keys: RedisKeys;
   registry: Registry;
   logger: Logger;
+  /** Names the connections: `roomcast-<role>-bus-subscriber`, ... */
+  role?: string;
 }
 
 /** Channels per SUBSCRIBE command when resubscribing after a reconnect. */
@@ -50,18 +52,20 @@ export class RedisBus implements Bus {
   /** Redis channel name -> handlers. */
   #handlers = new Map<string, Set<BusHandler>>();
   #resubscribed = true;
+  #onResubscribed: (() => void)[] = [];
   #closed = false;
   #failures;
 
   constructor(options: RedisBusOptions) {
     this.#options = options;
     this.#sharded = options.target.mode === 'cluster';
+    const role = options.role === undefined ? '' : `${options.role}-`;
     this.#publisher = connect(options.target, {
-      name: 'bus-publisher',
+      name: `${role}bus-publisher`,
       logger: options.logger,
     });
     this.#subscriber = connect(options.target, {
-      name: 'bus-subscriber',
+      name: `${role}bus-subscriber`,
       logger: options.logger,
       // Subscriptions wait for a connection rather than fail: the bus only
       // sends them while ready, and a reconnect must not lose one in flight.
@@ -165,6 +169,15 @@ export class RedisBus implements Bus {
     }
   }
 
+  /**
+   * On one Redis, after the bus resubscribed following a reconnect. On
+   * Cluster the client resubscribes on its own and tells nothing; edges
+   * find losses there from the next frame or their periodic check.
+   */
+  onResubscribed(listener: () => void): void {
+    this.#onResubscribed.push(listener);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#handlers.clear();
@@ -207,6 +220,10 @@ export class RedisBus implements Bus {
           { channels: names.length },
           'bus resubscribed',
         );
+      }
+
+      for (const listener of this.#onResubscribed) {
+        listener();
       }
     } catch (error) {
       // The connection dropped again; its next `ready` retries.

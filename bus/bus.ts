@@ -19,6 +19,12 @@ export interface Bus {
   /** Resolves once the subscription is live. */
   subscribe(channel: string, handler: BusHandler): Promise<void>;
   unsubscribe(channel: string, handler: BusHandler): Promise<void>;
+  /**
+   * Calls `listener` each time the subscriptions are live again after the
+   * connection behind them dropped: whatever was published meanwhile was
+   * not delivered.
+   */
+  onResubscribed(listener: () => void): void;
   close(): Promise<void>;
 }
 

@@ -16,6 +16,9 @@ export class EdgeMetrics {
   readonly frameInterval;
   readonly presenceInterval;
   readonly coalescedFrames;
+  readonly streamGaps;
+  readonly repairedItems;
+  readonly repeatedFrames;
 
   constructor(registry: Registry) {
     this.connections = gauge(registry, {
@@ -80,6 +83,19 @@ export class EdgeMetrics {
     this.coalescedFrames = counter(registry, {
       name: 'roomcast_edge_coalesced_frames_total',
       help: 'Shard frames merged into the frame before them while the edge paced its frames.',
+    });
+    this.streamGaps = counter(registry, {
+      name: 'roomcast_edge_stream_gaps_total',
+      help: "Holes in a room's reliable seqs as frames came over the bus, by outcome: repaired (read from the log and sent), empty (nothing in the hole was kept or published), failed (viewers closed with stream_gap to resume).",
+      labelNames: ['outcome'],
+    });
+    this.repairedItems = counter(registry, {
+      name: 'roomcast_edge_repaired_items_total',
+      help: 'Reliable items the bus lost that the edge read from the log and sent.',
+    });
+    this.repeatedFrames = counter(registry, {
+      name: 'roomcast_edge_repeated_frames_total',
+      help: 'Frames that came over the bus with reliable items the room already had (they were taken out).',
     });
     this.sendBufferBytes = histogram(registry, {
       name: 'roomcast_edge_send_buffer_bytes',

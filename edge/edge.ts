@@ -54,6 +54,7 @@ import type { EdgeLoad } from './frame-pacer.js';
 import { RoomFrames } from './room-frames.js';
 import { endWithError, serveOps, type MetricsSource } from './ops-routes.js';
 import { serveStaticFiles } from './static-files.js';
+import { StreamGaps } from './stream-gaps.js';
 import { ViewerInput } from './viewer-input.js';
 import type { Viewer } from './viewer.js';
 
@@ -138,6 +139,7 @@ export class Edge {
   /** When the edge last closed a viewer; close() lingers after it. */
   #lastClosedMs = -Infinity;
   #frames: RoomFrames;
+  #gaps: StreamGaps;
 
   constructor(options: EdgeOptions) {
     this.#options = options;
@@ -161,6 +163,28 @@ export class Edge {
       tickMs: options.settings.tickMs,
       presenceFramesPerSecond:
         options.settings.edgePresenceFramesPerSecond / (options.workers ?? 1),
+    });
+    this.#gaps = new StreamGaps({
+      log: options.log,
+      metrics: this.#metrics,
+      logger: options.logger,
+      clock: this.#clock,
+      carries: (room) => this.#rooms.get(room.key) === room,
+      forward: (room, frame) => {
+        this.#frames.receive(room, frame);
+        this.#frames.flush(room);
+      },
+      replay: (room, payload) => this.#onEnvelope(room, payload),
+      giveUp: (room) => {
+        for (const ws of room.allSockets()) {
+          this.#closeViewer(ws, 'streamGap');
+        }
+      },
+    });
+    options.bus.onResubscribed(() => {
+      for (const room of this.#rooms.values()) {
+        void this.#gaps.recheck(room);
+      }
     });
     this.#input = new ViewerInput({
       delivery: this.#delivery,
@@ -250,6 +274,7 @@ export class Edge {
       this.#sockets.size,
       this.#options.load?.(),
     );
+    this.#gaps.tick(nowMs, this.#rooms.values());
     for (const room of this.#rooms.values()) {
       const pending = room.takePending(nowMs);
       const inbound = channels.roomIn(room.key);
@@ -513,13 +538,8 @@ export class Edge {
     try {
       const local = this.#room(key, claims.room);
       await local.subscribed;
-      if (local.lastForwardedSeq === 0) {
-        // A room this edge has not carried a frame of yet: what its topics
-        // carried so far is what the owner published before the subscription.
-        local.lastForwardedSeq = await this.#options.log.publishedSeq(key);
-        local.staleUpTo = local.lastForwardedSeq;
-      }
-
+      local.positionRead ??= this.#readPosition(local);
+      await local.positionRead;
       const lastSeq = await this.#options.log.lastSeq(key);
       return {
         claims,
@@ -544,6 +564,28 @@ export class Edge {
       this.#options.logger.error({ err: error }, 'admission failed');
       return UNAVAILABLE;
     }
+  }
+
+  /**
+   * Once per room, after its subscription is live: what the room's topics
+   * carried so far is what its owner published before the subscription.
+   * A failed read is tried again by the next admission.
+   */
+  async #readPosition(room: LocalRoom): Promise<void> {
+    let published;
+    try {
+      published = await this.#options.log.publishedSeq(room.key);
+    } catch (error) {
+      room.positionRead = undefined;
+      throw error;
+    }
+
+    if (room.lastForwardedSeq === 0) {
+      room.lastForwardedSeq = published;
+      room.staleUpTo = published;
+    }
+
+    this.#gaps.setPosition(room, published);
   }
 
   #releaseAdmit(key: string): void {
@@ -573,6 +615,7 @@ export class Edge {
 
   #dropRoom(room: LocalRoom): void {
     this.#rooms.delete(room.key);
+    room.waiting = undefined;
     if (room.loadReported > 0) {
       this.#options.bus.publish(
         channels.roomIn(room.key),
@@ -748,6 +791,12 @@ export class Edge {
   }
 
   #onEnvelope(room: LocalRoom, payload: Buffer): void {
+    if (room.waiting !== undefined) {
+      // Reliable items the bus lost are being read back; see stream-gaps.ts.
+      room.waiting.push(payload);
+      return;
+    }
+
     const envelope = decodeOutbound(payload);
     if (envelope === undefined) {
       return;
@@ -760,16 +809,33 @@ export class Edge {
 
     switch (envelope[0]) {
       case 'frame': {
-        const [, maxSeq, viewers, full, reliableOnly, lossyCount, presence] =
-          envelope;
-        this.#frames.receive(room, {
+        const [
+          ,
           maxSeq,
           viewers,
           full,
           reliableOnly,
           lossyCount,
-          presenceOnly: presence === true,
-        });
+          presence,
+          firstSeq,
+        ] = envelope;
+        const frame = this.#gaps.admit(
+          room,
+          {
+            maxSeq,
+            viewers,
+            full,
+            reliableOnly,
+            lossyCount,
+            presenceOnly: presence === true,
+          },
+          typeof firstSeq === 'number' ? firstSeq : 0,
+          payload,
+        );
+        if (frame !== undefined) {
+          this.#frames.receive(room, frame);
+        }
+
         return;
       }
 

@@ -32,6 +32,19 @@ export class LocalRoom {
    * reliable items up to it, which every viewer here already counts as had.
    */
   staleUpTo = 0;
+  /**
+   * Highest reliable seq that came from the shard over the bus (forwarded
+   * or held), and whether it is the room's position: from then on every
+   * frame is checked for seqs the bus lost (stream-gaps.ts).
+   */
+  receivedSeq = 0;
+  positionKnown = false;
+  /** When the room's published cursor was last compared with `receivedSeq`. */
+  gapCheckedMs = 0;
+  /** The one read of the room's published position, shared by admissions. */
+  positionRead: Promise<void> | undefined;
+  /** Envelopes waiting while missing reliable items are read from the log. */
+  waiting: Buffer[] | undefined;
   /** Frames from the shard not forwarded yet: the edge is pacing (frame-pacer.ts). */
   heldFrames: ShardFrame[] = [];
   /** When the edge last forwarded a frame of this room. */

@@ -11,6 +11,7 @@ export const EXPORTED_METRICS: ReadonlySet<string> = new Set([
   'roomcast_edge_bytes_sent_total',
   'roomcast_edge_slow_closes_total',
   'roomcast_edge_dropped_items_total',
+  'roomcast_edge_stream_gaps_total',
   'roomcast_priority_items_total',
   'roomcast_reliable_lost_total',
   'roomcast_bus_ready',

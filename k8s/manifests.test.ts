@@ -266,6 +266,7 @@ test('k8s monitoring - alerts, HPA and dashboard read only exported metrics', as
     'RoomcastLossyDropRatioHigh',
     'RoomcastSlowViewerClosesHigh',
     'RoomcastRedisBusDown',
+    'RoomcastEdgeStreamGaps',
     'RoomcastShardOwnershipChurn',
   ]) {
     assert.ok(

@@ -111,6 +111,12 @@ export const CloseCodes = {
     'backoff',
     'The edge is admitting connections at a bounded rate; retry after the advised delay.',
   ),
+  streamGap: closeCode(
+    4011,
+    'stream_gap',
+    'resume',
+    'The edge missed reliable items of the room and could not read them back; resume to get them.',
+  ),
 } as const satisfies Record<string, CloseCode>;
 
 export type CloseCodeName = keyof typeof CloseCodes;

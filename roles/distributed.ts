@@ -40,7 +40,7 @@ export async function startShard(
   logger: Logger,
 ): Promise<RunningRole> {
   const registry = createRegistry();
-  const stack = openRedisStack(settings, registry, logger);
+  const stack = openRedisStack(settings, registry, logger, 'shard');
   const shardId = processId('shard');
   const log = logger.child({ shardId });
   // The outlet and the placement refer to each other through this callback.
@@ -117,7 +117,7 @@ export async function startEdge(
   const registry = createRegistry();
   const link =
     worker === undefined ? undefined : new PrimaryLink(worker, registry);
-  const stack = openRedisStack(settings, registry, logger);
+  const stack = openRedisStack(settings, registry, logger, 'edge');
   const edge = new Edge({
     settings,
     bus: stack.bus,
@@ -190,7 +190,7 @@ export async function startAdmin(
 ): Promise<RunningRole> {
   requireSharedCredentials(settings);
   const registry = createRegistry();
-  const stack = openRedisStack(settings, registry, logger);
+  const stack = openRedisStack(settings, registry, logger, 'admin');
   const stores = openAdminStores(stack, settings, logger);
   // Members and engine accounting live in the owning shard's memory; ask it
   // over the bus.

@@ -30,10 +30,15 @@ export interface RedisStack {
   close(): Promise<void>;
 }
 
+/**
+ * `role` names the connections (`roomcast-<role>-commands`,
+ * `roomcast-<role>-bus-subscriber`, ...) as Redis's CLIENT LIST shows them.
+ */
 export function openRedisStack(
   settings: Settings,
   registry: Registry,
   logger: Logger,
+  role: string,
 ): RedisStack {
   const target = redisTarget(settings);
   if (target === undefined) {
@@ -43,8 +48,8 @@ export function openRedisStack(
   }
 
   const keys = redisKeys(settings);
-  const redis = connect(target, { name: 'commands', logger });
-  const bus = new RedisBus({ target, keys, registry, logger });
+  const redis = connect(target, { name: `${role}-commands`, logger });
+  const bus = new RedisBus({ target, keys, registry, logger, role });
   const log = new RedisReliableLog({
     redis,
     bus,

@@ -65,7 +65,7 @@ export function openStandaloneStores(
   }
 
   const keys = redisKeys(settings);
-  const redis = connect(target, { name: 'commands', logger });
+  const redis = connect(target, { name: 'standalone-commands', logger });
   const directory = new RedisRoomDirectory({ redis, bus, keys });
   const stores = openAdminStores({ target, keys, redis }, settings, logger);
   logger.info({ prefix: keys.prefix }, 'durable jobs and admin state on redis');

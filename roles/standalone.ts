@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildAdminApi } from '../admin-api/index.js';
-import { MemoryBus } from '../bus/index.js';
+import { MemoryBus, type Bus } from '../bus/index.js';
 import type { Settings } from '../config/index.js';
 import { Edge, type EdgeOptions } from '../edge/index.js';
 import { IdGenerator } from '../ids/index.js';
@@ -55,8 +55,13 @@ export function createIds(
   });
 }
 
-/** What a test may drive in the edge: its clock and the load it sees. */
-export type EdgeHooks = Pick<EdgeOptions, 'clock' | 'load'>;
+/**
+ * What a test may drive in the edge: its clock, the load it sees, and the
+ * bus as it sees it (to lose messages on their way to it).
+ */
+export interface EdgeHooks extends Pick<EdgeOptions, 'clock' | 'load'> {
+  edgeBus?: (bus: Bus) => Bus;
+}
 
 export async function startStandalone(
   settings: Settings,
@@ -113,9 +118,10 @@ export async function startStandalone(
       logger.error({ err: error }, 'could not reopen the rooms on redis');
     });
 
+  const { edgeBus, ...driven } = edgeHooks;
   const edge = new Edge({
     settings,
-    bus,
+    bus: edgeBus?.(bus) ?? bus,
     log,
     directory,
     bans: restrictions,
@@ -123,7 +129,7 @@ export async function startStandalone(
     ids,
     registry,
     logger,
-    ...edgeHooks,
+    ...driven,
   });
   const edgePort = await edge.listen(settings.host, settings.edgePort);
   logger.info({ port: edgePort }, 'edge listening');

@@ -26,13 +26,19 @@
  *   (queries.ts).
  *
  * Out of a shard (`channels.roomOut`):
- * - `['frame', maxSeq, viewers, full, reliableOnly, lossyCount, presenceOnly]`:
- *   one tick's batch; `full` for viewers on both lanes, `reliableOnly` (or
- *   nil when the tick had no reliable items, or `true` when it equals
- *   `full`) for degraded viewers; `maxSeq` is the highest reliable seq in
- *   the frame (0 when none), `lossyCount` how many lossy items only `full`
- *   carries, and `presenceOnly` true when every item is a `viewers` or
- *   `joins` aggregate (an edge may hold and merge such frames);
+ * - `['frame', maxSeq, viewers, full, reliableOnly, lossyCount, presenceOnly,
+ *   firstSeq]`: one tick's batch; `full` for viewers on both lanes,
+ *   `reliableOnly` (or nil when the tick had no reliable items, or `true`
+ *   when it equals `full`) for degraded viewers; `maxSeq` and `firstSeq` are
+ *   the highest and lowest reliable seq in the frame (0 when none),
+ *   `lossyCount` how many lossy items only `full` carries, and
+ *   `presenceOnly` true when every item is a `viewers` or `joins` aggregate
+ *   (an edge may hold and merge such frames). A room's frames carry its
+ *   reliable seqs without a hole: each frame's `firstSeq` is one past the
+ *   `maxSeq` of the room's last frame with reliable items, so an edge that
+ *   sees a larger one knows the bus lost a frame (edge/stream-gaps.ts).
+ *   `firstSeq` is absent from frames of versions before it; edges then
+ *   check nothing;
  * - `['user', userId, frame]`: a frame for one user only (chat echo);
  * - `['close', frame, closeCodeName]`: send the frame, then close every socket;
  * - `['kick', userId, frame, closeCodeName]`: the same for one user's sockets;
@@ -61,7 +67,16 @@ export type InboundEnvelope =
   | ['query', string, string, ShardQuery];
 
 export type OutboundEnvelope =
-  | ['frame', number, number, Buffer, Buffer | true | null, number, boolean]
+  | [
+      'frame',
+      number,
+      number,
+      Buffer,
+      Buffer | true | null,
+      number,
+      boolean,
+      number?,
+    ]
   | ['user', string, Buffer]
   | ['close', Buffer, CloseCodeName]
   | ['kick', string, Buffer, CloseCodeName]

@@ -429,6 +429,7 @@ export class RoomShard {
       reliableOnly,
       items.length - reliableCount,
       items.every((item) => PRESENCE_TYPES.has(item.type)),
+      firstSeq,
     ]);
     this.#outlet.publish(room.key, envelope, firstSeq, maxSeq);
   }
