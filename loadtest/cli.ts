@@ -67,6 +67,7 @@ target (one of):
 
 run options:
   --out DIR                   write SCENARIO.json and SCENARIO.html there
+                              (and SCENARIO-service.log with --spawn)
   --baseline uws,socketio     run the same scenario against a bare
                               uWebSockets.js server and/or a Socket.IO
                               server (msgpack parser) and print ratios
@@ -183,21 +184,33 @@ async function resolveTarget(
       );
     }
 
+    // The service's own log, next to the reports (--out).
+    const out = stringOption(values, 'out');
+    let logFile: string | undefined;
+    if (out !== undefined) {
+      await mkdir(out, { recursive: true });
+      logFile = join(out, `${scenario.name}-service.log`);
+      await writeFile(logFile, '');
+    }
+
     const spawned =
       spawn === 'standalone'
-        ? await spawnRoomcast('standalone')
-        : await spawnCluster({
-            edges: numberOption(
-              values,
-              'edges',
-              Math.max(
-                1,
-                Math.ceil(viewerCount(scenario) / MAX_VIEWERS_PER_PROCESS),
+        ? await spawnRoomcast('standalone', {}, logFile)
+        : await spawnCluster(
+            {
+              edges: numberOption(
+                values,
+                'edges',
+                Math.max(
+                  1,
+                  Math.ceil(viewerCount(scenario) / MAX_VIEWERS_PER_PROCESS),
+                ),
               ),
-            ),
-            shards: numberOption(values, 'shards', 2),
-            edgeWorkers: Math.max(1, numberOption(values, 'edge-workers', 1)),
-          });
+              shards: numberOption(values, 'shards', 2),
+              edgeWorkers: Math.max(1, numberOption(values, 'edge-workers', 1)),
+            },
+            logFile,
+          );
     return { target: spawned.target, spawned };
   }
 

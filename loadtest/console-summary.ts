@@ -55,7 +55,7 @@ export function formatSummary(figures: Figures): string {
     .join(', ');
   const lines = [
     `viewers     ${n(viewers.welcomed)} of ${n(viewers.planned)} connected at ${n(viewers.connectPerSecond)}/s; ` +
-      `failed: ${record(viewers.failed)}; connect ${latency(viewers.connectLatency)}`,
+      `${viewers.retried ? 'failed attempts, retried' : 'failed'}: ${record(viewers.failed)}; connect ${latency(viewers.connectLatency)}`,
     `published   ${n(published.perSecond)}/s accepted: ${mix}`,
     `            admin API from due time: ${latency(published.httpLatency)}; ` +
       `late sends ${n(published.late)}, skipped ${n(published.skipped)}`,

@@ -20,7 +20,13 @@ export interface Figures {
   viewers: {
     planned: number;
     welcomed: number;
+    /**
+     * Failed connects by reason; with `arrival.retry` these are attempts,
+     * each retried, and only `planned - welcomed` viewers never got in.
+     */
     failed: Record<string, number>;
+    /** Whether failed first connects were retried (`arrival.retry`). */
+    retried: boolean;
     /** Viewers welcomed per second during the connect phase. */
     connectPerSecond: number;
     /** From starting the TCP connect to the welcome frame. */
@@ -221,6 +227,7 @@ export function computeFigures(result: RunResult): Figures {
       planned: viewerCount(result.scenario),
       welcomed: result.readiness.welcomed,
       failed: connections.failed,
+      retried: result.scenario.arrival.retry,
       connectPerSecond:
         result.connectPhaseMs > 0
           ? round((result.readiness.welcomed * 1000) / result.connectPhaseMs)

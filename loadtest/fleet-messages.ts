@@ -30,6 +30,12 @@ export interface WorkerPlan {
   /** Every n-th viewer of a room in this process decodes everything; 0: none. */
   sampleEvery: number;
   connectTimeoutMs: number;
+  /**
+   * For how long after `go` a viewer whose first connect failed tries
+   * again (backoff with jitter, as clients do); 0: a failed first connect
+   * is final.
+   */
+  retryConnectsForMs: number;
   /** How often each viewer sends a `ping` frame. */
   pingIntervalMs: number;
   /** Prefix of the simulated users' ids. */
@@ -56,7 +62,10 @@ export type ViewerChaos =
   | 'abort-connections';
 
 export type CoordinatorMessage =
+  /** Sets the process up; it answers `loaded` and connects nothing yet. */
   | { type: 'start'; plan: WorkerPlan }
+  /** Every process is loaded: start connecting. */
+  | { type: 'go' }
   /** Ends interval `index`: the process answers with its snapshot. */
   | { type: 'tick'; index: number }
   /** Starts the viewers' own traffic (chat, likes, churn). */
@@ -102,6 +111,8 @@ export interface DrainReport {
 }
 
 export type WorkerMessage =
+  /** The process is up and waits for `go`. */
+  | { type: 'loaded' }
   | { type: 'snapshot'; snapshot: WorkerSnapshot }
   /** Every viewer of the process is welcomed or has failed. */
   | { type: 'ready'; welcomed: number; failed: number }

@@ -29,6 +29,17 @@ export const MAX_VIEWERS_PER_PROCESS = 18_000;
 export const MAX_VIEWERS_PER_ADDRESS = 10_000;
 /** Connections from the publisher to the admin API. */
 export const PUBLISH_SOCKETS = 256;
+/** Retries of failed first connects stop this long before the arrival bound. */
+const RETRY_MARGIN_MS = 60_000;
+
+/** How long connecting every viewer may take. */
+function arrivalBoundMs(scenario: Scenario): number {
+  const { connectPerSecond, timeoutSeconds } = scenario.arrival;
+  return timeoutSeconds === undefined
+    ? (viewerCount(scenario) / connectPerSecond) * 1000 * 3 + 120_000
+    : timeoutSeconds * 1000;
+}
+
 /** Bounds that keep a run finite whatever the scenario says. */
 export const MAX_VIEWERS = 400_000;
 export const MAX_DURATION_SECONDS = 3600;
@@ -212,6 +223,9 @@ function planProcesses(
     connectPerSecond: scenario.arrival.connectPerSecond / processes,
     sampleEvery: sampleRatio > 0 ? Math.max(1, Math.round(1 / sampleRatio)) : 0,
     connectTimeoutMs: 30_000,
+    retryConnectsForMs: scenario.arrival.retry
+      ? Math.max(0, arrivalBoundMs(scenario) - RETRY_MARGIN_MS)
+      : 0,
     pingIntervalMs: 20_000,
     userPrefix: `lt${runId}`,
     slowShare: scenario.viewers.slow?.share ?? 0,
@@ -269,8 +283,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       timeline.addServiceSample(first, 0);
     }
 
-    const connectStartMs = Date.now();
-    fleet.start(
+    await fleet.start(
       planProcesses(options, rooms, processes, runId),
       options.intervalMs ?? 1000,
       (index) => {
@@ -286,6 +299,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         });
       },
     );
+    const connectStartMs = Date.now();
     const connectProgress = setInterval(() => {
       const counts = timeline.latestConnections();
       const failed = Object.values(counts.failed).reduce((a, b) => a + b, 0);
@@ -296,11 +310,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     }, 5000);
     let readiness: FleetReadiness;
     try {
-      readiness = await fleet.ready(
-        scenario.arrival.timeoutSeconds === undefined
-          ? (viewers / scenario.arrival.connectPerSecond) * 1000 * 3 + 120_000
-          : scenario.arrival.timeoutSeconds * 1000,
-      );
+      readiness = await fleet.ready(arrivalBoundMs(scenario));
     } finally {
       clearInterval(connectProgress);
     }

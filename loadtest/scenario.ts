@@ -99,6 +99,13 @@ export const ScenarioSchema = Type.Object(
         timeoutSeconds: Type.Optional(
           Type.Number({ exclusiveMinimum: 0, maximum: 3600 }),
         ),
+        /**
+         * A viewer whose first connect fails tries again, with backoff and
+         * jitter as clients do, until a minute before the bound; every
+         * failed attempt is still counted. Default: a failed first connect
+         * is final.
+         */
+        retry: Type.Boolean({ default: false }),
       },
       { ...Strict, default: {} },
     ),

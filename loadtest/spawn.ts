@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
@@ -88,14 +89,17 @@ async function start(
   env: NodeJS.ProcessEnv,
   label: string,
   expect: { edges: number; shards: number },
+  logFile?: string,
 ): Promise<Started> {
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const log = logFile === undefined ? undefined : openLog(logFile, child);
   const lines: string[] = [];
   const keep = (line: string): void => {
+    log?.write(`${line}\n`);
     lines.push(line);
     if (lines.length > KEPT_LINES) {
       lines.shift();
@@ -210,6 +214,14 @@ async function start(
   };
 }
 
+/** Every line the service prints, to `path`; closed when it exits. */
+function openLog(path: string, child: ChildProcess): WriteStream {
+  const log = createWriteStream(path, { flags: 'a' });
+  log.on('error', () => undefined);
+  child.once('exit', () => log.end());
+  return log;
+}
+
 /**
  * Waits for `/readyz` on every port the roomcast processes logged: listening
  * comes before the Redis connection and subscriptions, and the admin API
@@ -275,10 +287,11 @@ function service(
   };
 }
 
-/** Starts `roomcast standalone` on loopback, ports 0. */
+/** Starts `roomcast standalone` on loopback, ports 0; its output to `logFile` when given. */
 export async function spawnRoomcast(
   kind: 'standalone',
   extraEnv: Record<string, string> = {},
+  logFile?: string,
 ): Promise<SpawnedService> {
   const apiKey = randomBytes(24).toString('hex');
   const started = await start(
@@ -291,6 +304,7 @@ export async function spawnRoomcast(
     },
     `roomcast ${kind}`,
     { edges: 1, shards: 0 },
+    logFile,
   );
   await whenReady(started, `roomcast ${kind}`);
   return service(kind, started, apiKey, `roomcast ${kind}`);
@@ -363,13 +377,17 @@ async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
  * Starts `roomcast cluster --edges N --shards M` on loopback, ports 0, on a
  * Redis of its own. Chaos steps act on its processes by pid: kill-edge and
  * kill-shard send SIGKILL, drain-edge SIGTERM, stop-redis kills the Redis.
+ * Every line its processes print goes to `logFile` when given.
  */
-export async function spawnCluster(shape: {
-  edges: number;
-  shards: number;
-  /** Worker processes per edge (`roomcast cluster --edge-workers`). */
-  edgeWorkers?: number;
-}): Promise<SpawnedService> {
+export async function spawnCluster(
+  shape: {
+    edges: number;
+    shards: number;
+    /** Worker processes per edge (`roomcast cluster --edge-workers`). */
+    edgeWorkers?: number;
+  },
+  logFile?: string,
+): Promise<SpawnedService> {
   const redis = await startRedis();
   const apiKey = randomBytes(24).toString('hex');
   const label = `roomcast cluster (${shape.edges} edges, ${shape.shards} shards)`;
@@ -396,6 +414,7 @@ export async function spawnCluster(shape: {
       },
       label,
       shape,
+      logFile,
     );
     await whenReady(started, label);
   } catch (error) {

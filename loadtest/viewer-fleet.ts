@@ -26,10 +26,14 @@ const PROCESS_ENTRY = fileURLToPath(
 interface Member {
   child: ChildProcess;
   plan: WorkerPlan;
+  loaded: boolean;
   ready: FleetReadiness | null;
   drained: DrainReport | null;
   exited: boolean;
 }
+
+/** How long the simulator processes may take to load. */
+const LOAD_TIMEOUT_MS = 120_000;
 
 export interface FleetReadiness {
   welcomed: number;
@@ -53,14 +57,18 @@ export class ViewerFleet {
   }
 
   /**
-   * Forks one process per plan and starts connecting.
+   * Forks one process per plan and, once every one has loaded, tells them
+   * all to start connecting: a process that connected while the others
+   * still loaded (tens of processes compiling on the same cores) would
+   * meet a starved edge and count its failures as the edge's. Resolves
+   * when they start.
    * @param onTick called as each interval ends, e.g. to sample the service
    */
-  start(
+  async start(
     plans: WorkerPlan[],
     intervalMs: number,
     onTick: (index: number) => void = () => undefined,
-  ): void {
+  ): Promise<void> {
     for (const plan of plans) {
       const child = fork(PROCESS_ENTRY, [], {
         execArgv: ['--import', import.meta.resolve('tsx')],
@@ -70,6 +78,7 @@ export class ViewerFleet {
       const member: Member = {
         child,
         plan,
+        loaded: false,
         ready: null,
         drained: null,
         exited: false,
@@ -89,6 +98,15 @@ export class ViewerFleet {
         this.#wake();
       });
       this.#send(member, { type: 'start', plan });
+    }
+
+    await this.#until(
+      () => this.#members.every((member) => member.loaded),
+      LOAD_TIMEOUT_MS,
+      'loading the simulator processes',
+    );
+    for (const member of this.#members) {
+      this.#send(member, { type: 'go' });
     }
 
     this.#tickTimer = setInterval(() => {
@@ -247,6 +265,9 @@ export class ViewerFleet {
 
   #onMessage(member: Member, message: WorkerMessage): void {
     switch (message.type) {
+      case 'loaded':
+        member.loaded = true;
+        break;
       case 'snapshot':
         this.#timeline.addSnapshot(message.snapshot);
         break;

@@ -78,6 +78,8 @@ class ViewerProcess implements ViewerEvents {
   #mintsInFlight = 0;
   #settled = 0;
   #readySent = false;
+  /** Until when failed first connects are tried again (see the plan). */
+  #retryUntilMs = 0;
   #behind = 0;
   #onAllCaughtUp: (() => void) | null = null;
   #onAllEnded: (() => void) | null = null;
@@ -137,6 +139,7 @@ class ViewerProcess implements ViewerEvents {
 
   start(): void {
     const startMs = Date.now();
+    this.#retryUntilMs = startMs + this.#plan.retryConnectsForMs;
     const connectTimer = setInterval(() => {
       const due = Math.min(
         this.#viewers.length,
@@ -303,6 +306,16 @@ class ViewerProcess implements ViewerEvents {
     }
 
     if (!viewer.welcomed) {
+      if (this.#retryingConnects()) {
+        viewer.failedAttempt();
+        setTimeout(() => {
+          if (!this.#closing && !viewer.retryConnect()) {
+            this.onEnded(viewer, -1);
+          }
+        }, viewer.nextReconnectDelayMs());
+        return;
+      }
+
       // Never got in: a failed first connection is final.
       this.#markGone(viewer);
       this.#settle();
@@ -410,6 +423,11 @@ class ViewerProcess implements ViewerEvents {
     });
   }
 
+  /** Whether a failed first connect is tried again now (`arrival.retry`). */
+  #retryingConnects(): boolean {
+    return Date.now() < this.#retryUntilMs;
+  }
+
   #startViewer(index: number): void {
     const viewer = this.#viewers[index] as Viewer;
     const user = `${this.#plan.userPrefix}-${this.#plan.worker}-${index}`;
@@ -438,6 +456,16 @@ class ViewerProcess implements ViewerEvents {
             this.stats.connections.failed,
             error instanceof LoadtestError ? `token_${error.code}` : 'token',
           );
+          if (this.#retryingConnects() && !this.#closing) {
+            viewer.failedAttempt();
+            setTimeout(() => {
+              if (!this.#closing) {
+                this.#startViewer(index);
+              }
+            }, viewer.nextReconnectDelayMs());
+            return;
+          }
+
           this.onEnded(viewer, -1);
         },
       )
@@ -537,7 +565,7 @@ let running: ViewerProcess | null = null;
 process.on('message', (message: CoordinatorMessage) => {
   if (message.type === 'start' && running === null) {
     running = new ViewerProcess(message.plan);
-    running.start();
+    send({ type: 'loaded' });
     return;
   }
 
@@ -546,6 +574,9 @@ process.on('message', (message: CoordinatorMessage) => {
   }
 
   switch (message.type) {
+    case 'go':
+      running.start();
+      break;
     case 'tick':
       running.snapshot(message.index);
       break;

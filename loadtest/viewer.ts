@@ -152,6 +152,27 @@ export class Viewer implements LeanSocketHandler {
   }
 
   /**
+   * Tries the first connection again after it failed (the retry waits
+   * {@link nextReconnectDelayMs} first); false when there is nothing to
+   * retry with (the token was never minted).
+   */
+  retryConnect(): boolean {
+    const options = this.#connect;
+    if (options === null || this.#welcomed) {
+      return false;
+    }
+
+    this.#socket = new LeanWebSocket(this, MAX_MESSAGE_BYTES);
+    this.#open(options);
+    return true;
+  }
+
+  /** Counts a failed first connect toward the backoff of the next try. */
+  failedAttempt(): void {
+    this.#attempts += 1;
+  }
+
+  /**
    * How long to wait before the next reconnect: full jitter over the
    * backoff the server advised in its welcome, doubling per failed attempt.
    */
