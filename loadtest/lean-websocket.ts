@@ -75,6 +75,8 @@ export interface LeanConnectOptions {
   path: string;
   /** Source address to bind, spreading connections over 127.0.0.x. */
   localAddress?: string;
+  /** Source port to bind (with `localAddress`); default: the kernel picks. */
+  localPort?: number;
   /** Upper bound for TCP connect plus upgrade. */
   connectTimeoutMs: number;
 }
@@ -172,6 +174,9 @@ export class LeanWebSocket {
       ...(options.localAddress === undefined
         ? {}
         : { localAddress: options.localAddress }),
+      ...(options.localPort === undefined
+        ? {}
+        : { localPort: options.localPort }),
       noDelay: true,
     });
     this.#socket = socket;

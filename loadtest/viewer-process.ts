@@ -11,6 +11,7 @@
  * the viewers' own traffic.
  */
 import { closeCodeByNumber, encodeValue } from '../protocol/index.js';
+import { SourcePorts } from './source-ports.js';
 import { AdminClient } from './admin-client.js';
 import { DeliveryStats, bump } from './delivery-stats.js';
 import type {
@@ -62,6 +63,7 @@ function delay(ms: number): Promise<void> {
 class ViewerProcess implements ViewerEvents {
   readonly stats = new DeliveryStats();
   readonly protocol: WireProtocol;
+  readonly sourcePorts = new SourcePorts();
   readonly #plan: WorkerPlan;
   readonly #admin: AdminClient;
   readonly #rooms: RoomTrack[];

@@ -32,6 +32,7 @@ import {
   type LeanSocketHandler,
 } from './lean-websocket.js';
 import { nowMs, sendTimeOf } from './send-time.js';
+import type { SourcePorts } from './source-ports.js';
 
 /** A room as the viewers of one process track it. */
 export interface RoomTrack {
@@ -51,6 +52,8 @@ export type WireProtocol = 'roomcast' | 'socketio';
 export interface ViewerEvents {
   readonly stats: DeliveryStats;
   readonly protocol: WireProtocol;
+  /** Source ports to bind on the viewer's source address (source-ports.ts). */
+  readonly sourcePorts?: SourcePorts;
   onWelcomed(viewer: Viewer): void;
   /** The viewer has every reliable item up to the room's final seq. */
   onCaughtUp(viewer: Viewer): void;
@@ -75,6 +78,9 @@ const SOCKETIO_CONNECT = encodeValue({ type: 0, nsp: '/' });
 /** Reconnect backoff when the server advised none. */
 const DEFAULT_BACKOFF = { baseMs: 500, maxMs: 10_000 };
 
+/** Source ports tried in a row when each is still held (EADDRINUSE). */
+const MAX_PORT_TRIES = 20;
+
 /** Largest message a viewer accepts; roomcast batches are far smaller. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -97,6 +103,10 @@ export class Viewer implements LeanSocketHandler {
   #backoff = DEFAULT_BACKOFF;
   /** Reconnect attempts since the last welcome. */
   #attempts = 0;
+  /** Source ports found held for the connection being opened. */
+  #portTries = 0;
+  /** What the connection being opened was opened with (its resume too). */
+  #opening: LeanConnectOptions | null = null;
   #reconnects = 0;
 
   constructor(
@@ -261,6 +271,21 @@ export class Viewer implements LeanSocketHandler {
     detail: string,
     status: number,
   ): void {
+    const options = this.#opening;
+    if (
+      detail === 'EADDRINUSE' &&
+      options !== null &&
+      this.#events.sourcePorts !== undefined &&
+      this.#portTries < MAX_PORT_TRIES
+    ) {
+      // The simulator's own doing (a source port still held), not the
+      // service's: the next port, at once, uncounted.
+      this.#portTries += 1;
+      this.#socket = new LeanWebSocket(this, MAX_MESSAGE_BYTES);
+      this.#bind(options);
+      return;
+    }
+
     let key: string = failure;
     if (status > 0) {
       key = `${failure}_${status}`;
@@ -355,7 +380,19 @@ export class Viewer implements LeanSocketHandler {
   #open(options: LeanConnectOptions): void {
     this.#connectStartMs = nowMs();
     this.#events.stats.connections.attempted += 1;
-    this.#socket.connect(options);
+    this.#portTries = 0;
+    this.#opening = options;
+    this.#bind(options);
+  }
+
+  /** Connects from the next source port when there is a port picker. */
+  #bind(options: LeanConnectOptions): void {
+    const ports = this.#events.sourcePorts;
+    this.#socket.connect(
+      ports === undefined || options.localAddress === undefined
+        ? options
+        : { ...options, localPort: ports.next(options.localAddress) },
+    );
   }
 
   #onWelcome(summary: FrameSummary): void {
