@@ -105,16 +105,15 @@ export class Admission {
 
     let resumeSeq: number | undefined;
     if (request.resume !== null) {
-      resumeSeq = Number(request.resume);
-      if (
-        request.resume === '' ||
-        !Number.isSafeInteger(resumeSeq) ||
-        resumeSeq < 0
-      ) {
+      // Digits only: `1e3`, `0x10`, ` 7` and `+7` are not seqs.
+      resumeSeq = /^\d{1,16}$/.test(request.resume)
+        ? Number(request.resume)
+        : Number.NaN;
+      if (!Number.isSafeInteger(resumeSeq)) {
         return refusal(
           '400 Bad Request',
           'bad_resume',
-          'resume must be a non-negative integer seq',
+          `resume must be a seq: digits, 0 to ${Number.MAX_SAFE_INTEGER}`,
         );
       }
     }

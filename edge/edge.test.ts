@@ -183,3 +183,46 @@ test('edge - SIGTERM drains and the process exits 0', async () => {
   const [exitCode] = (await once(child, 'exit')) as [number];
   assert.equal(exitCode, 0);
 });
+
+test('edge - resume must be digits: other spellings of a number are refused with 400 bad_resume', async () => {
+  const token = await server.token('lobby', 'resumer');
+  for (const resume of [
+    '',
+    '-1',
+    '1e3',
+    '0x10',
+    '+7',
+    ' 7',
+    '1.5',
+    '99999999999999999',
+  ]) {
+    const refused = await refusal(
+      `${server.edgeUrl}?token=${token}&resume=${encodeURIComponent(resume)}`,
+    );
+    assert.equal(refused.status, 400, `resume=${resume}`);
+    assert.match(refused.body, /bad_resume/);
+  }
+
+  const accepted = await TestViewer.connect(
+    `${server.edgeUrl}?token=${token}&resume=0`,
+  );
+  accepted.close();
+});
+
+test("edge - a resume past the room's last seq is told to reload, saying why", async () => {
+  await server.api('POST', '/v1/rooms/lobby/messages', {
+    type: 'host',
+    data: { n: 1 },
+  });
+  const token = await server.token('lobby', 'ahead');
+  const viewer = await TestViewer.connect(
+    `${server.edgeUrl}?token=${token}&resume=500`,
+  );
+  try {
+    const control = await viewer.waitFor((frame) => frame.t === 'control');
+    assert.equal(control['reason'], 'reload');
+    assert.match(String(control['message']), /no seq 500/);
+  } finally {
+    viewer.close();
+  }
+});

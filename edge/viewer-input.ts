@@ -170,6 +170,7 @@ export class ViewerInput {
     const items: ReliableItem[] = [];
     let after = seq;
     let reload: number | undefined;
+    let why = 'the missed items are no longer kept';
     try {
       for (;;) {
         const result = await log.readAfter(viewer.roomKey, after, 1000);
@@ -178,6 +179,7 @@ export class ViewerInput {
           // was reset), so its own seq means nothing here any more.
           if (result.kind === 'ahead') {
             after = result.lastSeq;
+            why = `the room has no seq ${seq} (its last is ${result.lastSeq})`;
           }
 
           reload = result.lastSeq;
@@ -193,11 +195,13 @@ export class ViewerInput {
         after = last.seq;
         if (items.length > MAX_RESUME_ITEMS) {
           reload = result.lastSeq;
+          why = `more than ${MAX_RESUME_ITEMS} items were missed`;
           break;
         }
       }
     } catch {
       reload = Math.max(after, room.lastForwardedSeq);
+      why = 'the room history could not be read';
     }
 
     viewer.resuming = false;
@@ -232,7 +236,7 @@ export class ViewerInput {
       this.#options.send(ws, {
         t: 'control',
         reason: 'reload',
-        message: 'the missed items are no longer kept; reload the room state',
+        message: `${why}; reload the room state`,
         seq: now,
       });
       delivery.startLive(ws, room, now);

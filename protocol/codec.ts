@@ -125,7 +125,10 @@ export function decodeClientFrame(
     case 'resume': {
       const seq = fields['seq'];
       if (!isSeq(seq)) {
-        return fail('bad_frame', `${fields['t']} needs a non-negative seq`);
+        return fail(
+          'bad_frame',
+          `${fields['t']} needs a seq: an integer from 0 to ${Number.MAX_SAFE_INTEGER}`,
+        );
       }
 
       return { ok: true, frame: { t: fields['t'], seq } };
