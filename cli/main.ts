@@ -98,6 +98,32 @@ async function startRole(
   }
 }
 
+/** Remembers the first stop signal from the moment it is made. */
+class SignalLatch {
+  readonly first: Promise<string>;
+  #resolve: (signal: string) => void = () => undefined;
+  #onTerm = () => this.take('SIGTERM');
+  #onInt = () => this.take('SIGINT');
+
+  constructor() {
+    this.first = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+    process.on('SIGTERM', this.#onTerm);
+    process.on('SIGINT', this.#onInt);
+  }
+
+  take(signal: string): void {
+    this.#resolve(signal);
+  }
+
+  /** Back to the default actions: the next signal ends the process. */
+  release(): void {
+    process.off('SIGTERM', this.#onTerm);
+    process.off('SIGINT', this.#onInt);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const role = argv[0] ?? 'standalone';
   if (role === '--help' || role === '-h' || role === 'help') {
@@ -127,6 +153,10 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger({ level: settings.logLevel, role });
+  // Listen before starting: a signal that comes while the role starts
+  // (its ports are logged before start-up returns) is acted on once it is
+  // up, instead of killing the process by the default action.
+  const signals = new SignalLatch();
   let running;
   try {
     running = await startRole(role, argv.slice(1), settings, logger);
@@ -147,19 +177,21 @@ async function main(argv: string[]): Promise<number> {
   // SIGTERM (Kubernetes, systemd) drains viewers over the grace period;
   // SIGINT (Ctrl-C) stops at once. An edge worker gets a signal twice when
   // it is sent to the process group (its primary forwards it too), so it
-  // keeps its handlers: the second must not kill it mid-drain.
+  // keeps its handlers: the second must not kill it mid-drain. Any other
+  // process stops at once on a second signal.
   const stopped = running.stopped;
-  const signal = await new Promise<string>((resolve) => {
-    const on = stopped === undefined ? 'once' : 'on';
-    process[on]('SIGTERM', () => resolve('SIGTERM'));
-    process[on]('SIGINT', () => resolve('SIGINT'));
-    void stopped?.then(() => resolve('SIGTERM'));
-    // Started by a roomcast parent with an IPC channel (`roomcast cluster`):
-    // the channel closing means the parent died, so stop as on SIGTERM.
-    if (process.channel !== undefined) {
-      process.once('disconnect', () => resolve('SIGTERM'));
-    }
-  });
+  void stopped?.then(() => signals.take('SIGTERM'));
+  // Started by a roomcast parent with an IPC channel (`roomcast cluster`):
+  // the channel closing means the parent died, so stop as on SIGTERM.
+  if (process.channel !== undefined) {
+    process.once('disconnect', () => signals.take('SIGTERM'));
+  }
+
+  const signal = await signals.first;
+  if (stopped === undefined) {
+    signals.release();
+  }
+
   logger.info({ signal }, 'shutting down');
   // A stop that hangs (a request or a Redis command that never settles)
   // must not leave the process behind: past the grace period and a margin

@@ -131,8 +131,9 @@ test('edge - drain sends each viewer a control frame, closes it with 4007 and re
   }
 });
 
-test('edge - SIGTERM drains and the process exits 0', async () => {
-  const child = spawn(process.execPath, ['bin/roomcast.js'], {
+/** `roomcast standalone` as its own process, on ports 0. */
+function spawnStandalone(drainGraceSeconds: number) {
+  return spawn(process.execPath, ['bin/roomcast.js'], {
     cwd: new URL('..', import.meta.url),
     env: {
       ...process.env,
@@ -141,10 +142,14 @@ test('edge - SIGTERM drains and the process exits 0', async () => {
       ROOMCAST_HOST: '127.0.0.1',
       ROOMCAST_API_KEYS: `t1:${TEST_KEYS.t1}`,
       ROOMCAST_JWT_SECRET: TEST_SECRET,
-      ROOMCAST_DRAIN_GRACE_SECONDS: '2',
+      ROOMCAST_DRAIN_GRACE_SECONDS: String(drainGraceSeconds),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+}
+
+test('edge - SIGTERM drains and the process exits 0', async () => {
+  const child = spawnStandalone(2);
   const ports: Record<string, number> = {};
   const lines = createInterface({ input: child.stdout });
   for await (const line of lines) {
@@ -225,4 +230,20 @@ test("edge - a resume past the room's last seq is told to reload, saying why", a
   } finally {
     viewer.close();
   }
+});
+
+test('edge - SIGTERM while the process is still starting up stops it cleanly, exit 0', async () => {
+  const child = spawnStandalone(1);
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  // The first port logged: start-up has not returned yet.
+  for await (const line of createInterface({ input: child.stdout })) {
+    if (line.includes('listening')) {
+      child.kill('SIGTERM');
+      break;
+    }
+  }
+
+  child.stdout.resume();
+  const [code, signal] = await exited;
+  assert.deepEqual({ code, signal }, { code: 0, signal: null });
 });
