@@ -109,7 +109,7 @@ export const CloseCodes = {
     4010,
     'overloaded',
     'backoff',
-    'The edge is admitting connections at a bounded rate; retry after the advised delay.',
+    'Reserved: an edge over its connect rate refuses the upgrade with HTTP 503 overloaded and Retry-After instead.',
   ),
   streamGap: closeCode(
     4011,

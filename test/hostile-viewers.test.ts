@@ -130,6 +130,35 @@ test('edge - chat beyond the rate limit gets rate_limited errors, then a close 4
   }
 });
 
+test('edge - a viewer that keeps sending invalid frames gets an error for each, then a close 4001', async () => {
+  const strict = await startTestServer({ rateLimitStrikes: 3 });
+  try {
+    await strict.api('POST', '/v1/rooms', { id: 'r' });
+    const token = await strict.token('r', 'garbler');
+    const viewer = await TestViewer.connect(`${strict.edgeUrl}?token=${token}`);
+    const watcher = await TestViewer.connect(
+      `${strict.edgeUrl}?token=${await strict.token('r', 'watcher')}`,
+    );
+    for (let index = 0; index < 10; index++) {
+      viewer.send(encode({ t: 'teleport', n: index }));
+    }
+
+    const { code, reason } = await viewer.closed;
+    assert.deepEqual({ code, reason }, { code: 4001, reason: 'bad_frame' });
+    assert.deepEqual(
+      errorsOf(viewer).map((frame) => frame['code']),
+      ['unknown_type', 'unknown_type', 'unknown_type'],
+    );
+    // The others are not touched.
+    watcher.send(encode({ t: 'ping' }));
+    await watcher.waitFor((frame) => frame.t === 'pong');
+    assert.equal(watcher.closeCode, undefined);
+    watcher.close();
+  } finally {
+    await strict.close();
+  }
+});
+
 test('edge - a viewer chat reaches the room and likes are merged with exact totals', async () => {
   const alice = await connect('alice');
   const bob = await connect('bob2');
