@@ -1,21 +1,8 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  errorCode,
-  TEST_KEYS,
-  startTestServer,
-  type TestServer,
-} from '../test/harness.js';
+import { errorCode, TEST_KEYS, useTestServer } from '../test/harness.js';
 
-let server: TestServer;
-
-before(async () => {
-  server = await startTestServer({ maxBodyBytes: 2048 });
-});
-
-after(async () => {
-  await server.close();
-});
+const server = useTestServer({ maxBodyBytes: 2048 });
 
 test('admin api - rooms are created with a given or generated id and 409 on a duplicate', async () => {
   const named = await server.api('POST', '/v1/rooms', {

@@ -1,25 +1,12 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { waitUntil } from '../harness/wait.js';
-import {
-  errorCode,
-  TEST_KEYS,
-  startTestServer,
-  type TestServer,
-} from '../test/harness.js';
+import { errorCode, TEST_KEYS, useTestServer } from '../test/harness.js';
 
-let server: TestServer;
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  await server.close();
-});
+const server = useTestServer();
 
 interface Received {
   id: string;

@@ -1,33 +1,15 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitUntil } from '../harness/wait.js';
 import {
   errorCode,
   TEST_KEYS,
   TestViewer,
-  startTestServer,
-  type TestServer,
+  useTestServer,
 } from '../test/harness.js';
 
-let server: TestServer;
-const viewers: TestViewer[] = [];
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  for (const viewer of viewers) {
-    viewer.close();
-  }
-
-  await server.close();
-});
-
-async function createRoom(id: string): Promise<void> {
-  const created = await server.api('POST', '/v1/rooms', { id });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-}
+const server = useTestServer();
+const { viewers } = server;
 
 /** A publish with an Idempotency-Key, answering headers too. */
 async function publish(
@@ -61,7 +43,7 @@ async function lastSeq(room: string): Promise<unknown> {
 }
 
 test('messages - 20 concurrent publishes with one Idempotency-Key publish once and answer the same', async () => {
-  await createRoom('idem');
+  await server.createRoom('idem');
   const body = { type: 'host', data: { text: 'once' } };
   const answers = await Promise.all(
     Array.from({ length: 20 }, () => publish('idem', 'order-42', body)),
@@ -105,7 +87,7 @@ test('messages - 20 concurrent publishes with one Idempotency-Key publish once a
 });
 
 test('messages - an Idempotency-Key reused with a different body is 422', async () => {
-  await createRoom('idem-reuse');
+  await server.createRoom('idem-reuse');
   const first = await publish('idem-reuse', 'k-1', { type: 'host', data: 1 });
   assert.equal(first.status, 202);
   const reused = await publish('idem-reuse', 'k-1', { type: 'host', data: 2 });
@@ -120,14 +102,14 @@ test('messages - a failed first attempt frees its Idempotency-Key', async () => 
   const missing = await publish('idem-later', 'k-2', { type: 'host' });
   assert.equal(missing.status, 404);
   assert.equal(errorCode(missing.body), 'room_not_found');
-  await createRoom('idem-later');
+  await server.createRoom('idem-later');
   const retried = await publish('idem-later', 'k-2', { type: 'host' });
   assert.equal(retried.status, 202, JSON.stringify(retried.body));
   assert.equal(retried.replayed, null);
 });
 
 test('messages - a malformed Idempotency-Key is 400', async () => {
-  await createRoom('idem-bad');
+  await server.createRoom('idem-bad');
   for (const key of ['has space', 'x'.repeat(129), '']) {
     const answer = await publish('idem-bad', key, { type: 'host' });
     assert.equal(answer.status, 400, `${JSON.stringify(key)}`);
@@ -138,7 +120,7 @@ test('messages - a malformed Idempotency-Key is 400', async () => {
 });
 
 test('messages - deliverAt delivers no earlier than its time', async () => {
-  await createRoom('later');
+  await server.createRoom('later');
   const token = await server.token('later', 'watcher');
   const viewer = await TestViewer.connect(`${server.edgeUrl}?token=${token}`);
   viewers.push(viewer);
@@ -168,7 +150,7 @@ test('messages - deliverAt delivers no earlier than its time', async () => {
 });
 
 test('messages - deliverAt out of range is 422 and not a date is 400', async () => {
-  await createRoom('later-errs');
+  await server.createRoom('later-errs');
   const cases: [string, number, string][] = [
     [
       new Date(Date.now() - 60_000).toISOString(),
@@ -205,7 +187,9 @@ test('messages - deliverAt out of range is 422 and not a date is 400', async () 
 test('broadcasts - one message to 1,000 rooms completes with progress visible', async () => {
   const rooms = Array.from({ length: 1000 }, (_, i) => `bc-${i}`);
   for (let start = 0; start < rooms.length; start += 50) {
-    await Promise.all(rooms.slice(start, start + 50).map(createRoom));
+    await Promise.all(
+      rooms.slice(start, start + 50).map((id) => server.createRoom(id)),
+    );
   }
 
   const started = await server.api('POST', '/v1/broadcasts', {

@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitUntil } from '../harness/wait.js';
 import {
@@ -6,29 +6,11 @@ import {
   RefusedError,
   TestViewer,
   encode,
-  startTestServer,
-  type TestServer,
+  useTestServer,
 } from '../test/harness.js';
 
-let server: TestServer;
-const viewers: TestViewer[] = [];
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  for (const viewer of viewers) {
-    viewer.close();
-  }
-
-  await server.close();
-});
-
-async function createRoom(id: string): Promise<void> {
-  const created = await server.api('POST', '/v1/rooms', { id });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-}
+const server = useTestServer();
+const { viewers } = server;
 
 async function connectUrl(room: string, user: string): Promise<string> {
   const token = await server.token(room, user, { name: user });
@@ -53,7 +35,7 @@ async function mutedChatCount(): Promise<number> {
 }
 
 test('moderation - kick sends control kicked with the reason, closes 4005 and allows a rejoin', async () => {
-  await createRoom('kick-room');
+  await server.createRoom('kick-room');
   const kim = await join('kick-room', 'kim');
   const bystander = await join('kick-room', 'bea');
   await waitUntil(
@@ -90,7 +72,7 @@ test('moderation - kick sends control kicked with the reason, closes 4005 and al
 });
 
 test('moderation - a ban closes 4006 and refuses the user at the upgrade until it ends', async () => {
-  await createRoom('ban-room');
+  await server.createRoom('ban-room');
   const bo = await join('ban-room', 'bo');
   const banned = await server.api('POST', '/v1/rooms/ban-room/members/bo/ban', {
     reason: 'abuse',
@@ -143,7 +125,7 @@ test('moderation - a ban closes 4006 and refuses the user at the upgrade until i
 });
 
 test('moderation - a lifted ban admits the user again; lifting none is 404', async () => {
-  await createRoom('lift-room');
+  await server.createRoom('lift-room');
   const banned = await server.api(
     'POST',
     '/v1/rooms/lift-room/members/lee/ban',
@@ -173,7 +155,7 @@ test('moderation - a lifted ban admits the user again; lifting none is 404', asy
 });
 
 test('moderation - a muted user\u2019s chat gets error muted and is counted; unmute restores it', async () => {
-  await createRoom('mute-room');
+  await server.createRoom('mute-room');
   const max = await join('mute-room', 'max');
   const listener = await join('mute-room', 'lia');
   await waitUntil(

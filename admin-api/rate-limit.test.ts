@@ -1,24 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AdminClient } from '../loadtest/admin-client.js';
-import {
-  errorCode,
-  TEST_KEYS,
-  startTestServer,
-  type TestServer,
-} from '../test/harness.js';
+import { errorCode, TEST_KEYS, useTestServer } from '../test/harness.js';
 
 // 5 requests a second per key, bursts of 10: small enough to pass quickly.
 const PER_SECOND = 5;
-let server: TestServer;
-
-before(async () => {
-  server = await startTestServer({ adminRequestsPerSecond: PER_SECOND });
-});
-
-after(async () => {
-  await server.close();
-});
+const server = useTestServer({ adminRequestsPerSecond: PER_SECOND });
 
 async function get(key: string): Promise<Response> {
   return fetch(`${server.adminUrl}/v1/rooms`, {

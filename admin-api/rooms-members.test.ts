@@ -1,36 +1,15 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitUntil } from '../harness/wait.js';
 import {
   errorCode,
   TEST_KEYS,
   TestViewer,
-  startTestServer,
-  type TestServer,
+  useTestServer,
 } from '../test/harness.js';
 
-let server: TestServer;
-const viewers: TestViewer[] = [];
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  for (const viewer of viewers) {
-    viewer.close();
-  }
-
-  await server.close();
-});
-
-async function createRoom(
-  id: string,
-  body: Record<string, unknown> = {},
-): Promise<void> {
-  const created = await server.api('POST', '/v1/rooms', { id, ...body });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-}
+const server = useTestServer();
+const { viewers } = server;
 
 async function join(room: string, user: string): Promise<TestViewer> {
   const token = await server.token(room, user, { name: user.toUpperCase() });
@@ -45,7 +24,7 @@ function ids(body: Record<string, unknown>): string[] {
 
 test('rooms - list pages in id order with a cursor and filters by prefix', async () => {
   for (const id of ['pg-c', 'pg-a', 'pg-e', 'pg-b', 'pg-d', 'other-1']) {
-    await createRoom(id);
+    await server.createRoom(id);
   }
 
   const seen: string[] = [];
@@ -74,8 +53,8 @@ test('rooms - list pages in id order with a cursor and filters by prefix', async
 });
 
 test('rooms - list filters by minViewers once a viewer is counted', async () => {
-  await createRoom('watched');
-  await createRoom('empty-room');
+  await server.createRoom('watched');
+  await server.createRoom('empty-room');
   await join('watched', 'w1');
   await waitUntil(
     async () => {
@@ -112,7 +91,7 @@ test('rooms - list refuses a forged cursor and unknown or bad query fields', asy
 });
 
 test('rooms - PATCH merges settings, adds a custom type and sets idle close', async () => {
-  await createRoom('patched', { settings: { lossyItemsPerSecond: 50 } });
+  await server.createRoom('patched', { settings: { lossyItemsPerSecond: 50 } });
   const before = await server.api('POST', '/v1/rooms/patched/messages', {
     type: 'poll',
     data: { q: 'yes?' },
@@ -152,7 +131,7 @@ test('rooms - PATCH merges settings, adds a custom type and sets idle close', as
 });
 
 test('rooms - PATCH refuses bad settings, an empty body and unknown rooms', async () => {
-  await createRoom('patch-errs');
+  await server.createRoom('patch-errs');
   const cases: [string, string, unknown, number, string][] = [
     ['empty body', 'patch-errs', {}, 400, 'invalid_request'],
     ['unknown field', 'patch-errs', { colour: 1 }, 400, 'invalid_request'],
@@ -197,7 +176,7 @@ test('rooms - PATCH refuses bad settings, an empty body and unknown rooms', asyn
 });
 
 test('rooms - DELETE closes a room, tells its viewers, and 404s after', async () => {
-  await createRoom('closing');
+  await server.createRoom('closing');
   const viewer = await join('closing', 'c1');
   const closed = await server.api('DELETE', '/v1/rooms/closing');
   assert.equal(closed.status, 204);
@@ -212,7 +191,7 @@ test('rooms - DELETE closes a room, tells its viewers, and 404s after', async ()
 });
 
 test('members - count, paged list and one member, with 404 for strangers', async () => {
-  await createRoom('crowd');
+  await server.createRoom('crowd');
   await join('crowd', 'amy');
   await join('crowd', 'bob');
   await join('crowd', 'bob');
@@ -270,7 +249,7 @@ test('members - count, paged list and one member, with 404 for strangers', async
 });
 
 test('members - another tenant cannot see a room\u2019s members', async () => {
-  await createRoom('tenant-one');
+  await server.createRoom('tenant-one');
   const other = await server.api(
     'GET',
     '/v1/rooms/tenant-one/members',

@@ -1,32 +1,18 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   errorCode,
   rawRequest,
   TEST_KEYS,
-  startTestServer,
-  type TestServer,
+  useTestServer,
 } from '../test/harness.js';
 
-let server: TestServer;
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  await server.close();
-});
+const server = useTestServer();
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
-async function createRoom(id: string): Promise<void> {
-  const created = await server.api('POST', '/v1/rooms', { id });
-  assert.equal(created.status, 201);
-}
-
 test('strict input - an empty JSON body is no body on routes that take none', async () => {
-  await createRoom('empty-delete');
+  await server.createRoom('empty-delete');
   const banned = await server.api(
     'POST',
     '/v1/rooms/empty-delete/members/lee/ban',
@@ -47,7 +33,7 @@ test('strict input - an empty JSON body is no body on routes that take none', as
 });
 
 test('strict input - an empty JSON body where one is needed is invalid_request', async () => {
-  await createRoom('empty-post');
+  await server.createRoom('empty-post');
   for (const path of ['/v1/rooms', '/v1/rooms/empty-post/messages']) {
     const answer = await server.api('POST', path, '', { headers: JSON_TYPE });
     assert.equal(answer.status, 400, path);
@@ -56,7 +42,7 @@ test('strict input - an empty JSON body where one is needed is invalid_request',
 });
 
 test('strict input - a cursor the API did not give is 400 on every list', async () => {
-  await createRoom('cursor-room');
+  await server.createRoom('cursor-room');
   for (const path of [
     '/v1/rooms?cursor=%25%25%25',
     '/v1/rooms/cursor-room/members?cursor=%25%25%25',
@@ -105,7 +91,7 @@ test('strict input - a charset other than UTF-8 is 415', async () => {
 });
 
 test('strict input - a number JSON.parse makes infinite is 400 with its path', async () => {
-  await createRoom('huge-room');
+  await server.createRoom('huge-room');
   for (const text of [
     '{"type":"host","data":{"n":1e400}}',
     `{"type":"host","data":{"list":[1,-${'9'.repeat(400)}]}}`,
@@ -130,7 +116,7 @@ test('strict input - a number JSON.parse makes infinite is 400 with its path', a
 });
 
 test('strict input - a deliverAt that names no real date is invalid_request', async () => {
-  await createRoom('date-room');
+  await server.createRoom('date-room');
   for (const deliverAt of [
     '2026-02-30T10:00:00Z',
     '2027-02-29T10:00:00Z',

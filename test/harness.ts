@@ -4,6 +4,8 @@
  * every frame and let tests wait for the one they need.
  */
 import { request as httpRequest, type RequestOptions } from 'node:http';
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import WebSocket from 'ws';
 import { Packr, Unpackr } from 'msgpackr';
 import { loadConfig, type Settings } from '../config/index.js';
@@ -71,7 +73,54 @@ export interface TestServer {
     user: string,
     extra?: Record<string, unknown>,
   ): Promise<string>;
+  /** Creates a room (with more of the create body); fails the test unless 201. */
+  createRoom(id: string, body?: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * One server for a whole test file: started before its tests, closed after
+ * them together with every viewer the tests put in `viewers`. Use it at the
+ * top level of the file; its members work inside tests.
+ */
+export function useTestServer(
+  overrides: Partial<Settings> = {},
+): TestServer & { viewers: TestViewer[] } {
+  let started: TestServer | undefined;
+  const viewers: TestViewer[] = [];
+  const current = (): TestServer => {
+    if (started === undefined) {
+      throw new Error('the test server starts in before(); use it in tests');
+    }
+
+    return started;
+  };
+  before(async () => {
+    started = await startTestServer(overrides);
+  });
+  after(async () => {
+    for (const viewer of viewers) {
+      viewer.close();
+    }
+
+    await started?.close();
+  });
+  return {
+    viewers,
+    get running() {
+      return current().running;
+    },
+    get adminUrl() {
+      return current().adminUrl;
+    },
+    get edgeUrl() {
+      return current().edgeUrl;
+    },
+    api: (...args) => current().api(...args),
+    token: (...args) => current().token(...args),
+    createRoom: (...args) => current().createRoom(...args),
+    close: () => current().close(),
+  };
 }
 
 export async function startTestServer(
@@ -132,6 +181,10 @@ export async function startTestServer(
       }
 
       return result.body['token'] as string;
+    },
+    async createRoom(id, body = {}) {
+      const created = await api('POST', '/v1/rooms', { id, ...body });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
     },
     close: () => running.close(),
   };
