@@ -86,7 +86,7 @@ export class EdgeMetrics {
     });
     this.streamGaps = counter(registry, {
       name: 'roomcast_edge_stream_gaps_total',
-      help: "Holes in a room's reliable seqs as frames came over the bus, by outcome: repaired (read from the log and sent), empty (nothing in the hole was kept or published), failed (viewers closed with stream_gap to resume).",
+      help: "Holes in a room's reliable seqs as frames came over the bus, by outcome: repaired (read from the log and sent) or failed (not all of it could be read; viewers closed with stream_gap to resume).",
       labelNames: ['outcome'],
     });
     this.repairedItems = counter(registry, {

@@ -818,6 +818,7 @@ export class Edge {
           lossyCount,
           presence,
           firstSeq,
+          prevSeq,
         ] = envelope;
         const frame = this.#gaps.admit(
           room,
@@ -830,6 +831,7 @@ export class Edge {
             presenceOnly: presence === true,
           },
           typeof firstSeq === 'number' ? firstSeq : 0,
+          typeof prevSeq === 'number' ? prevSeq : undefined,
           payload,
         );
         if (frame !== undefined) {

@@ -256,3 +256,24 @@ test('stream gaps - a hole the log no longer keeps closes the room with stream_g
     await server.close();
   }
 });
+
+test('stream gaps - a hole trimmed from the history entirely is not passed on silently: stream_gap', async () => {
+  // The history keeps one item: when the frame after the hole arrives,
+  // nothing of the hole is left to read.
+  const { server, viewer, host, hostMeeting } = await setup({
+    historyMaxItems: 1,
+  });
+  try {
+    await host(1);
+    await viewer.waitUntil(() => seqsOf(viewer).length === 1);
+    await hostMeeting('drop', 2);
+    await host(3);
+    await viewer.waitUntil(() => viewer.closeCode !== undefined, 5000);
+    assert.deepEqual(await viewer.closed, { code: 4011, reason: 'stream_gap' });
+    assert.deepEqual(seqsOf(viewer), [1], 'seq 3 did not go out past the hole');
+    assert.equal(await gaps(server, 'failed'), 1);
+  } finally {
+    viewer.close();
+    await server.close();
+  }
+});

@@ -5,14 +5,15 @@
  * published meanwhile. Lossy items may go missing that way; reliable ones
  * may not.
  *
- * The owning shard publishes a room's reliable items without a hole: the
- * fenced publish refuses a frame whose first seq does not follow the
- * room's published cursor. So a frame whose `firstSeq` is past the last
- * seq this edge received, plus one, says frames were lost. The edge then
- * holds every envelope of the room, reads the missing items from the
- * reliable log (the shard only publishes what the log holds), forwards
- * them as one frame, and lets the held envelopes through after it: viewers
- * see every reliable item once, in seq order, a little late.
+ * Each frame names the highest reliable seq its room had published before
+ * it (`prevSeq`): a frame whose `prevSeq` is past the last seq this edge
+ * received says frames were lost, and which seqs. The edge then holds
+ * every envelope of the room, reads the missing items from the reliable
+ * log (the shard only publishes what the log holds), forwards them as one
+ * frame, and lets the held envelopes through after it: viewers see every
+ * reliable item once, in seq order, a little late. (A frame may start past
+ * `prevSeq + 1` when the shard skipped items trimmed from the history
+ * before it could publish them; that is not a hole here.)
  *
  * A loss with no frame after it (the room went quiet) is found by
  * comparing the room's published cursor with what the edge received: at
@@ -22,10 +23,10 @@
  * read, so a difference is read again after {@link RECHECK_GRACE_MS}
  * before it counts.
  *
- * When the items cannot be read (the log keeps failing, or they are no
- * longer kept) the room's viewers are closed with `stream_gap`, which tells
- * a client to resume: its own resume reads what it missed, or tells it to
- * reload.
+ * When the items cannot be read (the log keeps failing, or any of them is
+ * no longer kept) the room's viewers are closed with `stream_gap`, which
+ * tells a client to resume: its own resume reads what it missed, or tells
+ * it to reload. A hole is never passed on silently.
  */
 import type { Logger } from 'pino';
 import { encodeFrame, type ReliableItem } from '../protocol/index.js';
@@ -99,6 +100,7 @@ export class StreamGaps {
     room: LocalRoom,
     frame: ShardFrame,
     firstSeq: number,
+    prevSeq: number | undefined,
     payload: Buffer,
   ): ShardFrame | undefined {
     if (!room.positionKnown || firstSeq === 0) {
@@ -107,9 +109,12 @@ export class StreamGaps {
     }
 
     const received = room.receivedSeq;
-    if (firstSeq > received + 1) {
+    // Without `prevSeq` (a shard of an earlier version) the frame's first
+    // seq stands in for it.
+    const before = prevSeq ?? firstSeq - 1;
+    if (before > received) {
       room.waiting = [payload];
-      void this.#repair(room, received, firstSeq - 1);
+      void this.#repair(room, received, before);
       return undefined;
     }
 
@@ -197,10 +202,6 @@ export class StreamGaps {
         'missing reliable items could not be read; viewers must resume',
       );
       this.#options.giveUp(room);
-    } else if (found.length === 0) {
-      // Nothing in the hole is in the log: the shard skipped seqs that were
-      // already gone when it published (see room-leases.ts), nothing lost.
-      metrics.streamGaps.inc({ outcome: 'empty' });
     } else {
       metrics.streamGaps.inc({ outcome: 'repaired' });
       metrics.repairedItems.inc(found.length);
@@ -233,7 +234,7 @@ export class StreamGaps {
       }
 
       if (!this.#options.carries(room)) {
-        return [];
+        return 'failed';
       }
 
       let result;
@@ -250,18 +251,14 @@ export class StreamGaps {
         continue;
       }
 
-      switch (result.kind) {
-        case 'ok':
-          return result.items.filter((item) => item.seq <= upTo);
-        case 'ahead':
-          // The room's history was reset: there is nothing before it to have.
-          return [];
-        case 'gone':
-          // Kept items start past the hole: none of it was ever published
-          // (a skip) or it is gone for good; either way nothing to send,
-          // and only a hole partly kept means viewers miss items.
-          return result.oldestSeq > upTo ? [] : 'failed';
+      if (result.kind !== 'ok') {
+        // Part of the hole is no longer kept ('gone'), or the room's history
+        // was reset ('ahead'): viewers cannot have those items from here.
+        return 'failed';
       }
+
+      const items = result.items.filter((item) => item.seq <= upTo);
+      return items.length > 0 ? items : 'failed';
     }
 
     return 'failed';

@@ -68,6 +68,8 @@ target (one of):
 run options:
   --out DIR                   write SCENARIO.json and SCENARIO.html there
                               (and SCENARIO-service.log with --spawn)
+  --set ROOMCAST_X=VALUE      a setting for the spawned service (repeatable;
+                              it inherits no ROOMCAST_* from the environment)
   --baseline uws,socketio     run the same scenario against a bare
                               uWebSockets.js server and/or a Socket.IO
                               server (msgpack parser) and print ratios
@@ -103,6 +105,37 @@ function numberOption(values: Values, name: string, fallback: number): number {
   return value;
 }
 
+/** `--set ROOMCAST_X=value` (repeatable): settings for a spawned service. */
+function serviceSettings(values: Values): Record<string, string> {
+  const raw = values['set'];
+  const settings: Record<string, string> = {};
+  for (const entry of Array.isArray(raw) ? raw : []) {
+    const match = /^(ROOMCAST_[A-Z0-9_]+)=(.*)$/s.exec(String(entry));
+    if (match === null) {
+      throw new LoadtestError(
+        'LOADTEST_BAD_OPTION',
+        `--set takes ROOMCAST_NAME=value, got ${String(entry)}`,
+      );
+    }
+
+    const name = match[1] as string;
+    if (FIXED_SETTINGS.test(name)) {
+      throw new LoadtestError(
+        'LOADTEST_BAD_OPTION',
+        `--set cannot change ${name}: the load test sets it to find and reach the service`,
+      );
+    }
+
+    settings[name] = match[2] as string;
+  }
+
+  return settings;
+}
+
+/** What the load test sets on a spawned service itself. */
+const FIXED_SETTINGS =
+  /^ROOMCAST_(HOST|[A-Z]+_PORT|API_KEYS|JWT_SECRET|LOG_LEVEL|REDIS_PREFIX)$/;
+
 function stringOption(values: Values, name: string): string | undefined {
   const raw = values[name];
   return typeof raw === 'string' ? raw : undefined;
@@ -122,6 +155,7 @@ const TARGET_OPTIONS = {
   'baseline-processes': { type: 'string' },
   processes: { type: 'string' },
   'source-address': { type: 'string' },
+  set: { type: 'string', multiple: true },
   help: { type: 'boolean' },
 } as const;
 
@@ -184,6 +218,7 @@ async function resolveTarget(
       );
     }
 
+    const settings = serviceSettings(values);
     // The service's own log, next to the reports (--out).
     const out = stringOption(values, 'out');
     let logFile: string | undefined;
@@ -195,7 +230,7 @@ async function resolveTarget(
 
     const spawned =
       spawn === 'standalone'
-        ? await spawnRoomcast('standalone', {}, logFile)
+        ? await spawnRoomcast('standalone', settings, logFile)
         : await spawnCluster(
             {
               edges: numberOption(
@@ -210,6 +245,7 @@ async function resolveTarget(
               edgeWorkers: Math.max(1, numberOption(values, 'edge-workers', 1)),
             },
             logFile,
+            settings,
           );
     return { target: spawned.target, spawned };
   }
@@ -387,7 +423,10 @@ async function execute(scenario: Scenario, values: Values): Promise<number> {
     const base = join(out, scenario.name);
     await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
     await writeFile(`${base}.html`, renderHtml(report));
-    progress(`wrote ${base}.json and ${base}.html`);
+    progress(
+      `wrote ${base}.json and ${base}.html` +
+        (spawned === null ? '' : `; the service's log is ${base}-service.log`),
+    );
   }
 
   const json = stringOption(values, 'json');

@@ -377,7 +377,8 @@ async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
  * Starts `roomcast cluster --edges N --shards M` on loopback, ports 0, on a
  * Redis of its own. Chaos steps act on its processes by pid: kill-edge and
  * kill-shard send SIGKILL, drain-edge SIGTERM, stop-redis kills the Redis.
- * Every line its processes print goes to `logFile` when given.
+ * Every line its processes print goes to `logFile` when given; `extraEnv`
+ * adds settings (`--set`).
  */
 export async function spawnCluster(
   shape: {
@@ -387,6 +388,7 @@ export async function spawnCluster(
     edgeWorkers?: number;
   },
   logFile?: string,
+  extraEnv: Record<string, string> = {},
 ): Promise<SpawnedService> {
   const redis = await startRedis();
   const apiKey = randomBytes(24).toString('hex');
@@ -411,6 +413,7 @@ export async function spawnCluster(
         ROOMCAST_ADMIN_PORT: '0',
         ROOMCAST_EDGE_PORT: '0',
         ROOMCAST_SHARD_PORT: '0',
+        ...extraEnv,
       },
       label,
       shape,

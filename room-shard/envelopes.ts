@@ -27,18 +27,19 @@
  *
  * Out of a shard (`channels.roomOut`):
  * - `['frame', maxSeq, viewers, full, reliableOnly, lossyCount, presenceOnly,
- *   firstSeq]`: one tick's batch; `full` for viewers on both lanes,
+ *   firstSeq, prevSeq]`: one tick's batch; `full` for viewers on both lanes,
  *   `reliableOnly` (or nil when the tick had no reliable items, or `true`
  *   when it equals `full`) for degraded viewers; `maxSeq` and `firstSeq` are
  *   the highest and lowest reliable seq in the frame (0 when none),
  *   `lossyCount` how many lossy items only `full` carries, and
  *   `presenceOnly` true when every item is a `viewers` or `joins` aggregate
- *   (an edge may hold and merge such frames). A room's frames carry its
- *   reliable seqs without a hole: each frame's `firstSeq` is one past the
- *   `maxSeq` of the room's last frame with reliable items, so an edge that
- *   sees a larger one knows the bus lost a frame (edge/stream-gaps.ts).
- *   `firstSeq` is absent from frames of versions before it; edges then
- *   check nothing;
+ *   (an edge may hold and merge such frames). `prevSeq` is the highest
+ *   reliable seq the room had published before this frame: an edge that
+ *   received less knows the bus lost frames, and which seqs
+ *   (edge/stream-gaps.ts). `firstSeq` is normally `prevSeq + 1`; it is
+ *   larger only when the shard skipped items already trimmed from the
+ *   history, which no edge can get either. Frames of earlier versions lack
+ *   `prevSeq` (the edge then takes `firstSeq - 1`) or both (no check);
  * - `['user', userId, frame]`: a frame for one user only (chat echo);
  * - `['close', frame, closeCodeName]`: send the frame, then close every socket;
  * - `['kick', userId, frame, closeCodeName]`: the same for one user's sockets;
@@ -75,6 +76,7 @@ export type OutboundEnvelope =
       Buffer | true | null,
       number,
       boolean,
+      number?,
       number?,
     ]
   | ['user', string, Buffer]

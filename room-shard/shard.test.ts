@@ -233,3 +233,32 @@ test('room shard - a stats question on the bus is answered by the owner, and nob
   await client.close();
   await shard.stop();
 });
+
+test('room shard - each frame names its first seq and the seq published before it', async () => {
+  const { log, shard, out, listen } = setup();
+  await log.append('t/c', { type: 'host', id: 'before', ts: 1 });
+  await shard.claim('t/c');
+  await listen('t/c');
+  let nowMs = 1_000_100;
+  for (const count of [2, 0, 3]) {
+    for (let n = 0; n < count; n++) {
+      await log.append('t/c', { type: 'gift', id: `${nowMs}-${n}`, ts: 1 });
+    }
+
+    await settle();
+    shard.tick(nowMs);
+    nowMs += 100;
+    await settle();
+  }
+
+  const frames = out.flatMap((envelope) =>
+    envelope[0] === 'frame' && envelope[1] > 0
+      ? [[envelope[7], envelope[1], envelope[8]]]
+      : [],
+  );
+  // [firstSeq, maxSeq, prevSeq]: claimed after seq 1, then 2..3, then 4..6.
+  assert.deepEqual(frames, [
+    [2, 3, 1],
+    [4, 6, 3],
+  ]);
+});

@@ -96,6 +96,11 @@ interface OwnedRoom {
   engine: RoomEngine;
   members: MemberList;
   viewersReported: number;
+  /**
+   * The highest reliable seq published for the room (the cursor it was
+   * claimed from, then each frame's): every frame names it as `prevSeq`.
+   */
+  publishedSeq: number;
   /** The latest backpressure share each edge reported for this room. */
   backpressure: Map<string, number>;
   closing: boolean;
@@ -214,6 +219,7 @@ export class RoomShard {
       ),
       members: new MemberList(),
       viewersReported: -1,
+      publishedSeq: from,
       backpressure: new Map(),
       closing: false,
       restrictions: new RoomRestrictions(),
@@ -430,7 +436,12 @@ export class RoomShard {
       items.length - reliableCount,
       items.every((item) => PRESENCE_TYPES.has(item.type)),
       firstSeq,
+      room.publishedSeq,
     ]);
+    if (maxSeq > 0) {
+      room.publishedSeq = maxSeq;
+    }
+
     this.#outlet.publish(room.key, envelope, firstSeq, maxSeq);
   }
 
