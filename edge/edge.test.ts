@@ -117,6 +117,8 @@ test('edge - drain sends each viewer a control frame, closes it with 4007 and re
     .replace('ws://', 'http://')
     .replace('/ws', '/readyz');
   assert.equal((await fetch(health)).status, 503);
+  // One process: its admin port says so too.
+  assert.equal((await fetch(`${draining.adminUrl}/readyz`)).status, 503);
   assert.equal(
     (await refusal(`${draining.edgeUrl}?token=${token}`)).status,
     503,

@@ -153,7 +153,8 @@ export async function startStandalone(
     logger,
     kv,
     ...(stores.jobs === undefined ? {} : { jobs: stores.jobs }),
-    ready: () => stores.ready(),
+    // The process is going away while it drains: both ports say not ready.
+    ready: () => stores.ready() && edge.ready,
     roomStats: async (key) => shard.roomStats(key),
     members: {
       async page(key, afterUserId, limit) {
