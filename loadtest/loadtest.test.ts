@@ -286,3 +286,37 @@ test('loadtest - a spawned cluster loses nothing when a shard is killed', async 
     await cluster.stop();
   }
 });
+
+test('loadtest - viewers of a killed edge come back through the other one and lose nothing', async () => {
+  const cluster = await spawnCluster({ edges: 2, shards: 1 });
+  try {
+    const scenario = parseScenario({
+      name: 'cluster-edge-kill',
+      topology: 'cluster',
+      durationSeconds: 6,
+      rooms: { count: 2, viewersPerRoom: 50 },
+      arrival: { retry: true },
+      publish: { host: 2, gift: 5 },
+      viewers: { sampleRatio: 0.1 },
+      chaos: [{ atSeconds: 2, action: 'kill-edge', index: 0 }],
+    });
+    const figures = computeFigures(
+      await runScenario({
+        scenario,
+        target: cluster.target,
+        firstSourceAddress: '127.0.0.225',
+      }),
+    );
+    assert.equal(figures.viewers.welcomed, 100);
+    assert.equal(figures.reliable.lost, 0);
+    assert.equal(figures.reliable.duplicated, 0);
+    const results = checkObjectives(scenario.objectives, figures);
+    assert.deepEqual(
+      results.filter((result) => !result.passed),
+      [],
+      'viewers gone, lost or duplicated',
+    );
+  } finally {
+    await cluster.stop();
+  }
+});

@@ -339,6 +339,11 @@ class ViewerProcess implements ViewerEvents {
       this.#plan.reconnect &&
       (code === 1006 || (advice !== undefined && advice !== 'never'))
     ) {
+      if (code < 0) {
+        // The edge could not be reached: try another one next time.
+        this.#moveToAnotherEdge(viewer);
+      }
+
       setTimeout(() => {
         if (!this.#closing) {
           viewer.reconnect();
@@ -423,6 +428,16 @@ class ViewerProcess implements ViewerEvents {
       welcomed: connections.welcomed,
       failed: this.#viewers.length - connections.welcomed,
     });
+  }
+
+  #moveToAnotherEdge(viewer: Viewer): void {
+    const others = this.#edges.filter(
+      (edge) => `${edge.hostname}:${Number(edge.port || 80)}` !== viewer.edge,
+    );
+    const next = others[Math.floor(Math.random() * others.length)];
+    if (next !== undefined) {
+      viewer.moveTo(next.hostname, Number(next.port || 80));
+    }
   }
 
   /** Whether a failed first connect is tried again now (`arrival.retry`). */

@@ -194,6 +194,23 @@ export class Viewer implements LeanSocketHandler {
     return Math.random() * capMs;
   }
 
+  /**
+   * Reconnects to another edge from now on (same path and token), as a
+   * client behind a load balancer does when its edge is gone.
+   */
+  moveTo(host: string, port: number): void {
+    if (this.#connect !== null) {
+      this.#connect = { ...this.#connect, host, port };
+    }
+  }
+
+  /** The edge this viewer connects to, `host:port`; '' before the first. */
+  get edge(): string {
+    return this.#connect === null
+      ? ''
+      : `${this.#connect.host}:${this.#connect.port}`;
+  }
+
   /** Connects again, asking the edge to replay what was missed. */
   reconnect(): void {
     const options = this.#connect;
