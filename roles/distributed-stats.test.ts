@@ -71,15 +71,24 @@ describe('distributed room stats', () => {
     what: string,
   ): Promise<Stats> {
     let last: Stats | undefined;
-    await waitUntil(
-      async () => {
-        last = await stats(room);
-        return last !== undefined && done(last);
-      },
-      20_000,
-      what,
-      100,
-    );
+    try {
+      await waitUntil(
+        async () => {
+          last = await stats(room);
+          return last !== undefined && done(last);
+        },
+        20_000,
+        what,
+        100,
+      );
+    } catch (error) {
+      // Say what the owner last answered: which count fell short.
+      throw new Error(
+        `${(error as Error).message}; last stats: ${JSON.stringify(last)}`,
+        { cause: error },
+      );
+    }
+
     assert.ok(last !== undefined);
     return last;
   }
