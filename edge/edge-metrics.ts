@@ -89,6 +89,12 @@ export class EdgeMetrics {
       help: "Holes in a room's reliable seqs as frames came over the bus, by outcome: repaired (read from the log and sent) or failed (not all of it could be read; viewers closed with stream_gap to resume).",
       labelNames: ['outcome'],
     });
+    // Both outcomes exist from the start, so an alert on `failed` has a
+    // series to read before the first failure.
+    for (const outcome of ['repaired', 'failed']) {
+      this.streamGaps.inc({ outcome }, 0);
+    }
+
     this.repairedItems = counter(registry, {
       name: 'roomcast_edge_repaired_items_total',
       help: 'Reliable items the bus lost that the edge read from the log and sent.',

@@ -155,6 +155,13 @@ test('stream gaps - a frame lost on the bus is read from the log and sent before
   try {
     await host(1);
     await viewer.waitUntil(() => seqsOf(viewer).length === 1);
+    // Both outcomes are exported before any hole.
+    assert.equal(await gaps(server, 'failed'), 0);
+    const scrape = await (await fetch(`${server.adminUrl}/metrics`)).text();
+    assert.match(
+      scrape,
+      /roomcast_edge_stream_gaps_total\{outcome="failed"\} 0/,
+    );
     await hostMeeting('drop', 2);
     await host(3);
     await expectSeqs(viewer, [1, 2, 3]);

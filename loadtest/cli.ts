@@ -110,7 +110,7 @@ function serviceSettings(values: Values): Record<string, string> {
   const raw = values['set'];
   const settings: Record<string, string> = {};
   for (const entry of Array.isArray(raw) ? raw : []) {
-    const match = /^(ROOMCAST_[A-Z0-9_]+)=(.*)$/s.exec(String(entry));
+    const match = /^(ROOMCAST_[A-Z0-9_]+)=(.+)$/s.exec(String(entry));
     if (match === null) {
       throw new LoadtestError(
         'LOADTEST_BAD_OPTION',
