@@ -311,6 +311,12 @@ test('loadtest - viewers of a killed edge come back through the other one and lo
     assert.equal(figures.viewers.welcomed, 100);
     assert.equal(figures.reliable.lost, 0);
     assert.equal(figures.reliable.duplicated, 0);
+    // Reconnects to the dead edge failed; they are listed apart.
+    const failed = Object.keys(figures.viewers.failed);
+    assert.ok(
+      failed.includes('reconnect_socket_error_ECONNREFUSED'),
+      failed.join(),
+    );
     const results = checkObjectives(scenario.objectives, figures);
     assert.deepEqual(
       results.filter((result) => !result.passed),

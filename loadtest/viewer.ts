@@ -310,7 +310,12 @@ export class Viewer implements LeanSocketHandler {
       key = `${failure}_${detail}`;
     }
 
-    bump(this.#events.stats.connections.failed, key);
+    // A viewer that was in before and fails to come back is told apart
+    // from one that never got in.
+    bump(
+      this.#events.stats.connections.failed,
+      this.#welcomed ? `reconnect_${key}` : key,
+    );
     this.#events.onEnded(this, -1);
   }
 
