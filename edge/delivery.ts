@@ -13,6 +13,7 @@
  */
 import type { WebSocket } from 'uWebSockets.js';
 import { decodeValue, encodeFrame, type BatchItem } from '../protocol/index.js';
+import type { ShardFrame } from './frame-pacer.js';
 import type { EdgeMetrics } from './edge-metrics.js';
 import { laneTopic, type LocalRoom } from './local-room.js';
 import type { Viewer } from './viewer.js';
@@ -178,15 +179,27 @@ export function withoutReliableUpTo(
     : encodeFrame({ t: 'batch', room: decoded.room, items });
 }
 
-/** The lowest reliable seq in a batch frame, or undefined when it has none. */
-export function lowestReliableSeq(bytes: Buffer): number | undefined {
-  const decoded = decodeValue(bytes) as { items: BatchItem[] };
-  let lowest: number | undefined;
-  for (const item of decoded.items) {
-    if ('seq' in item && (lowest === undefined || item.seq < lowest)) {
-      lowest = item.seq;
-    }
+/**
+ * A shard frame without its reliable items of seq `upTo` or lower, on both
+ * lanes: the same frame when it has none (its reliable-only copy is then
+ * not decoded: its reliable items are `full`'s), null when nothing is left.
+ */
+export function frameWithoutReliableUpTo(
+  frame: ShardFrame,
+  upTo: number,
+): ShardFrame | null {
+  const full = withoutReliableUpTo(frame.full, upTo);
+  if (full === frame.full) {
+    return frame;
   }
 
-  return lowest;
+  if (full === null) {
+    return null;
+  }
+
+  const reliableOnly =
+    frame.reliableOnly === null || frame.reliableOnly === true
+      ? frame.reliableOnly
+      : withoutReliableUpTo(frame.reliableOnly, upTo);
+  return { ...frame, full, reliableOnly };
 }

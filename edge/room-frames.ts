@@ -16,11 +16,7 @@
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { EdgeMetrics } from './edge-metrics.js';
-import {
-  lowestReliableSeq,
-  withoutReliableUpTo,
-  type ViewerDelivery,
-} from './delivery.js';
+import { frameWithoutReliableUpTo, type ViewerDelivery } from './delivery.js';
 import {
   FramePacer,
   mergeFrames,
@@ -159,30 +155,22 @@ export class RoomFrames {
   }
 
   /** One frame to the room's topics and to its viewers catching up. */
-  #forward(room: LocalRoom, frame: ShardFrame): void {
+  #forward(room: LocalRoom, shardFrame: ShardFrame): void {
+    let frame: ShardFrame | null = shardFrame;
     const { maxSeq, viewers, lossyCount } = frame;
-    let full: Buffer | null = frame.full;
-    let reliableOnly: Buffer | true | null = frame.reliableOnly;
     if (room.staleUpTo > 0 && maxSeq > 0) {
       // Only the first frames after this edge took up the room pass here.
-      const lowest = lowestReliableSeq(full);
-      if (lowest !== undefined && lowest <= room.staleUpTo) {
-        full = withoutReliableUpTo(full, room.staleUpTo);
-        reliableOnly =
-          reliableOnly === null || reliableOnly === true
-            ? reliableOnly
-            : withoutReliableUpTo(reliableOnly, room.staleUpTo);
-      }
-
+      frame = frameWithoutReliableUpTo(frame, room.staleUpTo);
       if (maxSeq > room.staleUpTo) {
         room.staleUpTo = 0;
       }
 
-      if (full === null) {
+      if (frame === null) {
         return;
       }
     }
 
+    const { full, reliableOnly } = frame;
     room.viewers = viewers;
     room.lastForwardedSeq = Math.max(room.lastForwardedSeq, maxSeq);
     this.#app.publish(laneTopic('full', room.key), full, true);

@@ -33,7 +33,7 @@ import { encodeFrame, type ReliableItem } from '../protocol/index.js';
 import type { ReliableLog } from '../reliable-log/index.js';
 import type { EdgeMetrics } from './edge-metrics.js';
 import type { ShardFrame } from './frame-pacer.js';
-import { withoutReliableUpTo } from './delivery.js';
+import { frameWithoutReliableUpTo } from './delivery.js';
 import type { LocalRoom } from './local-room.js';
 
 /** Reads of the missing items before the edge gives up on them. */
@@ -126,16 +126,7 @@ export class StreamGaps {
     // Items this room already has (a repair read them while the frame was
     // still on its way): only what is newer goes on.
     this.#options.metrics.repeatedFrames.inc();
-    const full = withoutReliableUpTo(frame.full, received);
-    if (full === null) {
-      return undefined;
-    }
-
-    const reliableOnly =
-      frame.reliableOnly === null || frame.reliableOnly === true
-        ? frame.reliableOnly
-        : withoutReliableUpTo(frame.reliableOnly, received);
-    return { ...frame, full, reliableOnly };
+    return frameWithoutReliableUpTo(frame, received) ?? undefined;
   }
 
   /** Once per edge tick: rechecks the rooms not checked for {@link RECHECK_MS}. */
