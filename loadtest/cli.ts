@@ -225,7 +225,6 @@ async function resolveTarget(
     if (out !== undefined) {
       await mkdir(out, { recursive: true });
       logFile = join(out, `${scenario.name}-service.log`);
-      await writeFile(logFile, '');
     }
 
     const spawned =

@@ -216,7 +216,7 @@ async function start(
 
 /** Every line the service prints, to `path`; closed when it exits. */
 function openLog(path: string, child: ChildProcess): WriteStream {
-  const log = createWriteStream(path, { flags: 'a' });
+  const log = createWriteStream(path);
   log.on('error', () => undefined);
   child.once('exit', () => log.end());
   return log;

@@ -309,12 +309,11 @@ class ViewerProcess implements ViewerEvents {
 
     if (!viewer.welcomed) {
       if (this.#retryingConnects()) {
-        viewer.failedAttempt();
-        setTimeout(() => {
-          if (!this.#closing && !viewer.retryConnect()) {
+        this.#retryLater(viewer, () => {
+          if (!viewer.retryConnect()) {
             this.onEnded(viewer, -1);
           }
-        }, viewer.nextReconnectDelayMs());
+        });
         return;
       }
 
@@ -431,13 +430,23 @@ class ViewerProcess implements ViewerEvents {
   }
 
   #moveToAnotherEdge(viewer: Viewer): void {
-    const others = this.#edges.filter(
-      (edge) => `${edge.hostname}:${Number(edge.port || 80)}` !== viewer.edge,
-    );
+    const others = this.#edges
+      .map(hostAndPort)
+      .filter(({ host, port }) => `${host}:${port}` !== viewer.edge);
     const next = others[Math.floor(Math.random() * others.length)];
     if (next !== undefined) {
-      viewer.moveTo(next.hostname, Number(next.port || 80));
+      viewer.moveTo(next.host, next.port);
     }
+  }
+
+  /** Runs `again` after the viewer's backoff, unless the process is closing. */
+  #retryLater(viewer: Viewer, again: () => void): void {
+    viewer.failedAttempt();
+    setTimeout(() => {
+      if (!this.#closing) {
+        again();
+      }
+    }, viewer.nextReconnectDelayMs());
   }
 
   /** Whether a failed first connect is tried again now (`arrival.retry`). */
@@ -456,8 +465,7 @@ class ViewerProcess implements ViewerEvents {
         (token) => {
           const edge = this.#edges[index % this.#edges.length] as URL;
           viewer.connect({
-            host: edge.hostname,
-            port: Number(edge.port || 80),
+            ...hostAndPort(edge),
             path:
               `${edge.pathname}${edge.search}` +
               `${edge.search === '' ? '?' : '&'}token=${encodeURIComponent(token)}`,
@@ -474,12 +482,7 @@ class ViewerProcess implements ViewerEvents {
             error instanceof LoadtestError ? `token_${error.code}` : 'token',
           );
           if (this.#retryingConnects() && !this.#closing) {
-            viewer.failedAttempt();
-            setTimeout(() => {
-              if (!this.#closing) {
-                this.#startViewer(index);
-              }
-            }, viewer.nextReconnectDelayMs());
+            this.#retryLater(viewer, () => this.#startViewer(index));
             return;
           }
 
@@ -575,6 +578,11 @@ class ViewerProcess implements ViewerEvents {
 
     this.#admin.close();
   }
+}
+
+/** Where a viewer connects for an edge URL (`ws://` only: port 80 by default). */
+function hostAndPort(edge: URL): { host: string; port: number } {
+  return { host: edge.hostname, port: Number(edge.port || 80) };
 }
 
 let running: ViewerProcess | null = null;
