@@ -395,14 +395,15 @@ export class Edge {
    */
   resync(): void {
     for (const room of this.#rooms.values()) {
-      this.#sendSnapshot(room);
+      this.#sendSnapshot(room, false);
     }
   }
 
-  #sendSnapshot(room: LocalRoom): void {
+  /** @param answer true when answering a new owner's `resync` */
+  #sendSnapshot(room: LocalRoom, answer: boolean): void {
     this.#options.bus.publish(
       channels.roomIn(room.key),
-      encodeEnvelope(['snapshot', this.edgeId, room.snapshot()]),
+      encodeEnvelope(['snapshot', this.edgeId, room.snapshot(), answer]),
     );
   }
 
@@ -872,7 +873,7 @@ export class Edge {
       }
 
       case 'resync':
-        this.#sendSnapshot(room);
+        this.#sendSnapshot(room, true);
         return;
     }
   }

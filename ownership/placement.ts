@@ -205,7 +205,8 @@ export class Placement {
 
   async #claim(key: string): Promise<void> {
     const { leases, log, directory, shard } = this.#options;
-    if (!(await leases.acquire(key))) {
+    const taken = await leases.acquire(key);
+    if (taken === false) {
       return;
     }
 
@@ -220,7 +221,9 @@ export class Placement {
       }
 
       leases.reset(key);
-      await shard.claim(key, record.settings, published);
+      await shard.claim(key, record.settings, published, {
+        firstOwner: taken === 'first',
+      });
     } catch (error) {
       await shard.abandon(key);
       await leases.release(key).catch(() => undefined);

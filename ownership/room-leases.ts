@@ -24,11 +24,18 @@ import { counter, type Registry } from '../metrics/index.js';
 import type { RedisKeys } from '../redis/index.js';
 import type { RoomOutlet } from '../room-shard/index.js';
 
-/** KEYS: lease. ARGV: shard id, ttl ms. 1 when the lease is (now) ours. */
+/**
+ * KEYS: lease, claimed marker. ARGV: shard id, ttl ms. 0 when another shard
+ * holds the lease, 1 when it is (now) ours, 2 when it is newly ours and no
+ * shard ever held it before (the marker was not set).
+ */
 const ACQUIRE_SCRIPT = `
 local owner = redis.call('GET', KEYS[1])
 if owner == false then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  if redis.call('SET', KEYS[2], '1', 'NX') then
+    return 2
+  end
   return 1
 end
 if owner == ARGV[1] then
@@ -76,6 +83,7 @@ return 1
 type Client = (Redis | Cluster) & {
   roomcastAcquire(
     lease: string,
+    claimed: string,
     shardId: string,
     ttlMs: number,
   ): Promise<number>;
@@ -123,7 +131,7 @@ export class RoomLeases implements RoomOutlet {
     this.#options = options;
     const { redis } = options;
     redis.defineCommand('roomcastAcquire', {
-      numberOfKeys: 1,
+      numberOfKeys: 2,
       lua: ACQUIRE_SCRIPT,
     });
     redis.defineCommand('roomcastRelease', {
@@ -146,16 +154,21 @@ export class RoomLeases implements RoomOutlet {
     });
   }
 
-  /** Takes the room's lease, or renews it when it is already ours. */
-  async acquire(roomKey: string): Promise<boolean> {
+  /**
+   * Takes the room's lease, or renews it when it is already ours: false when
+   * another shard holds it, `first` when this is the first time any shard
+   * took it since the room was created (edges' members have never been
+   * announced), `owned` otherwise.
+   */
+  async acquire(roomKey: string): Promise<false | 'owned' | 'first'> {
     const { keys, shardId, leaseMs } = this.#options;
-    return (
-      (await this.#redis.roomcastAcquire(
-        keys.lease(roomKey),
-        shardId,
-        leaseMs,
-      )) === 1
+    const result = await this.#redis.roomcastAcquire(
+      keys.lease(roomKey),
+      keys.claimed(roomKey),
+      shardId,
+      leaseMs,
     );
+    return result === 2 ? 'first' : result === 1 ? 'owned' : false;
   }
 
   /** Gives the lease up if it is still ours. */

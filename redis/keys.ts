@@ -53,6 +53,14 @@ export class RedisKeys {
     return `${this.prefix}lease:${roomTag(roomKey)}`;
   }
 
+  /**
+   * Set by the first shard that takes the room's lease, so later owners know
+   * the room had one before; deleted when the room closes.
+   */
+  claimed(roomKey: string): string {
+    return `${this.prefix}claimed:${roomTag(roomKey)}`;
+  }
+
   /** The room's directory record (JSON). */
   room(roomKey: string): string {
     return `${this.prefix}room:${roomTag(roomKey)}`;

@@ -96,7 +96,11 @@ export async function startStandalone(
   directory.onEvent((event) => {
     if (event.kind === 'created') {
       const key = roomKey(event.room.tenant, event.room.id);
-      shard.claim(key, event.room.settings).catch((error: unknown) => {
+      // A room just created: nobody announced its viewers' joins yet.
+      const claimed = shard.claim(key, event.room.settings, undefined, {
+        firstOwner: true,
+      });
+      claimed.catch((error: unknown) => {
         logger.warn({ err: error, roomKey: key }, 'room not claimed');
       });
     }

@@ -70,6 +70,10 @@ export class RedisRoomDirectory implements RoomDirectory {
       return false;
     }
 
+    // Before the room is indexed, so before any shard can claim it: a marker
+    // left by an earlier room of this id (a claim racing its close) must not
+    // make the first owner of this one take itself for a successor.
+    await this.#redis.del(this.#keys.claimed(key));
     await Promise.all([
       this.#redis.sadd(this.#keys.roomIndex(), key),
       this.#redis.sadd(this.#keys.tenantRooms(room.tenant), room.id),
@@ -130,7 +134,7 @@ export class RedisRoomDirectory implements RoomDirectory {
     const key = roomKey(tenant, id);
     const record = await this.#redis.getdel(this.#keys.room(key));
     await Promise.all([
-      this.#redis.del(this.#keys.viewers(key)),
+      this.#redis.del(this.#keys.viewers(key), this.#keys.claimed(key)),
       this.#redis.srem(this.#keys.roomIndex(), key),
       this.#redis.srem(this.#keys.tenantRooms(tenant), id),
     ]);

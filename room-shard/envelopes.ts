@@ -7,9 +7,10 @@
  * - `['input', EngineInput[]]`: viewers' chat and likes batched per tick by an
  *   edge, or lossy messages published through the admin API;
  * - `['members', edgeId, joins: [userId, name, role][], leaves: userId[]]`;
- * - `['snapshot', edgeId, members: [userId, name, role][]]`: every user the
- *   edge holds in the room, replacing all it reported before (the answer to
- *   `resync`);
+ * - `['snapshot', edgeId, members: [userId, name, role][], answer?]`: every
+ *   user the edge holds in the room, replacing all it reported before;
+ *   `answer` is true when it answers a new owner's `resync` (false or absent
+ *   when the edge resends its members after being out of touch);
  * - `['close']`: the room was closed; flush and tell the viewers;
  * - `['load', edgeId, backpressure]`: the share (0..1) of the edge's viewers
  *   of the room whose send buffers are backed up, sent about once a second;
@@ -44,7 +45,7 @@
  * - `['close', frame, closeCodeName]`: send the frame, then close every socket;
  * - `['kick', userId, frame, closeCodeName]`: the same for one user's sockets;
  * - `['resync']`: a shard just took the room over and knows no members yet;
- *   every edge holding the room answers with a `snapshot`.
+ *   every edge holding the room answers with a `snapshot` (`answer` true).
  */
 import { decodeValue, encodeValue } from '../protocol/index.js';
 import type { CloseCodeName, ViewerRole } from '../protocol/index.js';
@@ -57,7 +58,7 @@ export type MemberJoin = [userId: string, name: string, role: ViewerRole];
 export type InboundEnvelope =
   | ['input', EngineInput[]]
   | ['members', string, MemberJoin[], string[]]
-  | ['snapshot', string, MemberJoin[]]
+  | ['snapshot', string, MemberJoin[], boolean?]
   | ['close']
   | ['load', string, number]
   | ['kick', string, string, 'kicked' | 'banned', (number | null)?]
@@ -107,7 +108,9 @@ export function decodeInbound(payload: Buffer): InboundEnvelope | undefined {
         ? (value as InboundEnvelope)
         : undefined;
     case 'snapshot':
-      return typeof value[1] === 'string' && Array.isArray(value[2])
+      return typeof value[1] === 'string' &&
+        Array.isArray(value[2]) &&
+        (value[3] === undefined || typeof value[3] === 'boolean')
         ? (value as InboundEnvelope)
         : undefined;
     case 'close':

@@ -1,5 +1,5 @@
 export { RoomShard, busOutlet } from './shard.js';
-export type { RoomShardOptions, RoomOutlet } from './shard.js';
+export type { ClaimOptions, RoomShardOptions, RoomOutlet } from './shard.js';
 export type { RestrictionSource } from './room-restrictions.js';
 export { encodeEnvelope, decodeInbound, decodeOutbound } from './envelopes.js';
 export type {

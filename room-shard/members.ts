@@ -73,9 +73,9 @@ export class MemberList {
 
   /**
    * Replaces everything one edge reported with its full list. Returns the
-   * users that were not members before.
+   * entries of users that were not members before.
    */
-  replaceEdge(edgeId: string, entries: SnapshotEntry[]): string[] {
+  replaceEdge(edgeId: string, entries: SnapshotEntry[]): SnapshotEntry[] {
     const present = new Set(entries.map(([userId]) => userId));
     for (const [userId, member] of this.#members) {
       if (member.edges.has(edgeId) && !present.has(userId)) {
@@ -83,10 +83,11 @@ export class MemberList {
       }
     }
 
-    const joined: string[] = [];
-    for (const [userId, name, role] of entries) {
+    const joined: SnapshotEntry[] = [];
+    for (const entry of entries) {
+      const [userId, name, role] = entry;
       if (this.join(edgeId, userId, name, role)) {
-        joined.push(userId);
+        joined.push(entry);
       }
     }
 

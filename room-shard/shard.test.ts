@@ -262,3 +262,53 @@ test('room shard - each frame names its first seq and the seq published before i
     [4, 6, 3],
   ]);
 });
+
+test('room shard - users reported in answer to a first owner resync are announced as joins; after a takeover or an edge resend they are not', async () => {
+  const { bus, shard } = setup();
+  const snapshot = (key: string, users: string[], answer?: boolean) =>
+    bus.publish(
+      channels.roomIn(key),
+      encodeEnvelope([
+        'snapshot',
+        'e1',
+        users.map((id): [string, string, 'viewer'] => [id, id, 'viewer']),
+        ...(answer === undefined ? [] : [answer]),
+      ]),
+    );
+  const joins = (key: string) =>
+    shard.roomStats(key)?.accounting.classes.join.received;
+
+  // First owner: ann and bob joined before it listened; bob's join reached
+  // it after all, so only ann is new in the snapshot.
+  await shard.claim('t/first', {}, undefined, { firstOwner: true });
+  bus.publish(
+    channels.roomIn('t/first'),
+    encodeEnvelope(['members', 'e1', [['bob', 'Bob', 'viewer']], []]),
+  );
+  snapshot('t/first', ['ann', 'bob'], true);
+  await settle();
+  assert.equal(shard.roomStats('t/first')?.members, 2);
+  assert.equal(joins('t/first'), 2, 'bob by his delta, ann by the snapshot');
+  // An edge resending its members after an outage announces nobody again.
+  snapshot('t/first', ['ann', 'bob', 'cy'], false);
+  snapshot('t/first', ['ann', 'bob', 'cy', 'dee']);
+  await settle();
+  assert.equal(shard.roomStats('t/first')?.members, 4);
+  assert.equal(joins('t/first'), 2);
+
+  // A takeover: the previous owner announced the users.
+  await shard.claim('t/taken', {}, undefined, { firstOwner: false });
+  snapshot('t/taken', ['ann', 'bob'], true);
+  await settle();
+  assert.equal(shard.roomStats('t/taken')?.members, 2);
+  assert.equal(joins('t/taken'), 0);
+
+  // A snapshot whose answer flag is not a boolean is refused.
+  bus.publish(
+    channels.roomIn('t/taken'),
+    encodeValue(['snapshot', 'e1', [['eve', 'eve', 'viewer']], 'yes']),
+  );
+  await settle();
+  assert.equal(shard.roomStats('t/taken')?.members, 2);
+  await shard.stop();
+});

@@ -69,6 +69,15 @@ export interface RoomShardOptions {
 }
 
 /** Where a shard's outbound envelopes for a room go. */
+export interface ClaimOptions {
+  /**
+   * True when no shard owned the room before (its first claim since it was
+   * created): users the edges report in answer to the claim's `resync` are
+   * announced as joins, since nobody heard their joins.
+   */
+  firstOwner?: boolean;
+}
+
 export interface RoomOutlet {
   /**
    * Publishes one outbound envelope. `firstSeq` and `maxSeq` bound the
@@ -101,6 +110,12 @@ interface OwnedRoom {
    * claimed from, then each frame's): every frame names it as `prevSeq`.
    */
   publishedSeq: number;
+  /**
+   * No shard owned the room before this one: the users edges report in
+   * answer to its `resync` joined while nobody listened, and their joins are
+   * announced then.
+   */
+  firstOwner: boolean;
   /** The latest backpressure share each edge reported for this room. */
   backpressure: Map<string, number>;
   closing: boolean;
@@ -192,6 +207,7 @@ export class RoomShard {
     key: string,
     settings: RoomSettings = {},
     afterSeq?: number,
+    { firstOwner = false }: ClaimOptions = {},
   ): Promise<void> {
     if (this.#rooms.has(key) || this.#claiming.has(key)) {
       return;
@@ -220,6 +236,7 @@ export class RoomShard {
       members: new MemberList(),
       viewersReported: -1,
       publishedSeq: from,
+      firstOwner,
       backpressure: new Map(),
       closing: false,
       restrictions: new RoomRestrictions(),
@@ -519,10 +536,22 @@ export class RoomShard {
       }
 
       case 'snapshot': {
-        // Users a snapshot adds were there before this shard took the room
-        // over: they are members again, not new joins to announce.
-        const [, edgeId, members] = envelope;
-        room.members.replaceEdge(edgeId, members);
+        // Users a snapshot adds are usually members again (a previous owner
+        // announced them), not new joins. A room's first owner is the
+        // exception: the joins edges sent before it listened went nowhere.
+        const [, edgeId, members, answer] = envelope;
+        const added = room.members.replaceEdge(edgeId, members);
+        if (room.firstOwner && answer === true) {
+          const nowMs = this.#clock();
+          for (const [userId, name, role] of added) {
+            this.#offer(room, {
+              type: 'join',
+              ts: nowMs,
+              from: { id: userId, name, role },
+            });
+          }
+        }
+
         this.#kickBanned(room, members);
         return;
       }
