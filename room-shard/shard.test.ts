@@ -268,12 +268,12 @@ test('room shard - users reported in answer to a first owner resync are announce
   const snapshot = (key: string, users: string[], answer?: boolean) =>
     bus.publish(
       channels.roomIn(key),
-      encodeEnvelope([
-        'snapshot',
-        'e1',
-        users.map((id): [string, string, 'viewer'] => [id, id, 'viewer']),
-        ...(answer === undefined ? [] : [answer]),
-      ]),
+      encodeValue(
+        ['snapshot', 'e1', users.map((id) => [id, id, 'viewer']), answer].slice(
+          0,
+          answer === undefined ? 3 : 4,
+        ),
+      ),
     );
   const joins = (key: string) =>
     shard.roomStats(key)?.accounting.classes.join.received;
