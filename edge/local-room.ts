@@ -45,6 +45,8 @@ export class LocalRoom {
   positionRead: Promise<void> | undefined;
   /** Envelopes waiting while missing reliable items are read from the log. */
   waiting: Buffer[] | undefined;
+  /** A recheck came while a repair ran: done again when it ends. */
+  recheckAfterRepair = false;
   /** Frames from the shard not forwarded yet: the edge is pacing (frame-pacer.ts). */
   heldFrames: ShardFrame[] = [];
   /** When the edge last forwarded a frame of this room. */

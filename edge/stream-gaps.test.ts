@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Bus, BusHandler } from '../bus/index.js';
+import type { ReliableLog } from '../reliable-log/index.js';
 import { waitUntil } from '../harness/wait.js';
 import { decodeValue } from '../protocol/index.js';
 import {
@@ -30,6 +31,7 @@ class LossyBus implements Bus {
   met = 0;
   #bus: Bus;
   #wrapped = new Map<BusHandler, BusHandler>();
+  #resubscribed: (() => void)[] = [];
 
   constructor(bus: Bus) {
     this.#bus = bus;
@@ -72,7 +74,15 @@ class LossyBus implements Bus {
   }
 
   onResubscribed(listener: () => void): void {
+    this.#resubscribed.push(listener);
     this.#bus.onResubscribed(listener);
+  }
+
+  /** Tells the edge its subscriptions were renewed, as after a reconnect. */
+  resubscribed(): void {
+    for (const listener of this.#resubscribed) {
+      listener();
+    }
   }
 
   close(): Promise<void> {
@@ -80,9 +90,70 @@ class LossyBus implements Bus {
   }
 }
 
+/**
+ * The log as the edge sees it: while `held`, reads of history wait until
+ * {@link release} (a repair read that takes its time).
+ */
+class GatedLog implements ReliableLog {
+  held = false;
+  /** Reads that waited so far. */
+  waited = 0;
+  #log: ReliableLog;
+  #gate: Promise<void> = Promise.resolve();
+  #open: () => void = () => undefined;
+
+  constructor(log: ReliableLog) {
+    this.#log = log;
+  }
+
+  hold(): void {
+    this.held = true;
+    this.#gate = new Promise((resolve) => (this.#open = resolve));
+  }
+
+  release(): void {
+    this.held = false;
+    this.#open();
+  }
+
+  append(...args: Parameters<ReliableLog['append']>) {
+    return this.#log.append(...args);
+  }
+
+  appendOnce(...args: Parameters<ReliableLog['appendOnce']>) {
+    return this.#log.appendOnce(...args);
+  }
+
+  async readAfter(...args: Parameters<ReliableLog['readAfter']>) {
+    if (this.held) {
+      this.waited++;
+      await this.#gate;
+    }
+
+    return this.#log.readAfter(...args);
+  }
+
+  lastSeq(roomKey: string) {
+    return this.#log.lastSeq(roomKey);
+  }
+
+  publishedSeq(roomKey: string) {
+    return this.#log.publishedSeq(roomKey);
+  }
+
+  follow(...args: Parameters<ReliableLog['follow']>) {
+    return this.#log.follow(...args);
+  }
+
+  drop(roomKey: string) {
+    return this.#log.drop(roomKey);
+  }
+}
+
 interface Setup {
   server: TestServer;
   lossy: LossyBus;
+  gated: GatedLog;
   viewer: TestViewer;
   /** Publishes a host message; resolves to its seq. */
   host(n: number): Promise<number>;
@@ -94,13 +165,16 @@ interface Setup {
 
 async function setup(overrides: Partial<Settings> = {}): Promise<Setup> {
   let made: LossyBus | undefined;
+  let madeLog: GatedLog | undefined;
   let nowMs = Date.now();
   const server = await startTestServer(overrides, {
     clock: () => nowMs,
     edgeBus: (bus) => (made = new LossyBus(bus)),
+    edgeLog: (log) => (madeLog = new GatedLog(log)),
   });
-  assert.ok(made !== undefined);
+  assert.ok(made !== undefined && madeLog !== undefined);
   const lossy = made;
+  const gated = madeLog;
   await server.api('POST', '/v1/rooms', { id: 'gaps' });
   const viewer = await TestViewer.connect(
     `${server.edgeUrl}?token=${await server.token('gaps', 'watcher')}`,
@@ -116,6 +190,7 @@ async function setup(overrides: Partial<Settings> = {}): Promise<Setup> {
   return {
     server,
     lossy,
+    gated,
     viewer,
     host,
     async hostMeeting(fate, n) {
@@ -204,6 +279,32 @@ test('stream gaps - a lost last frame, with none after it, is found by the perio
     advance(RECHECK_MS);
     await expectSeqs(viewer, [1, 2]);
     assert.equal(await gaps(server, 'repaired'), 1);
+  } finally {
+    viewer.close();
+    await server.close();
+  }
+});
+
+test('stream gaps - a frame lost while a repair reads the log, with none after it, is found when the resubscribe check waits for that repair', async () => {
+  const { server, viewer, host, hostMeeting, lossy, gated } = await setup();
+  try {
+    await host(1);
+    await viewer.waitUntil(() => seqsOf(viewer).length === 1);
+    await hostMeeting('drop', 2);
+    // Frame 3 shows the hole; its repair's read waits at the gate.
+    gated.hold();
+    await host(3);
+    await waitUntil(() => gated.waited === 1, 5000, 'the repair reading');
+    // Meanwhile the bus loses the last frame and resubscribes: the check
+    // that finds such a frame comes while the repair still runs.
+    await hostMeeting('drop', 4);
+    lossy.resubscribed();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    gated.release();
+    // No later frame and no periodic check (the clock stands still): only
+    // the check the resubscribe asked for can bring 4.
+    await expectSeqs(viewer, [1, 2, 3, 4]);
+    assert.equal(await gaps(server, 'repaired'), 2);
   } finally {
     viewer.close();
     await server.close();

@@ -144,7 +144,15 @@ export class StreamGaps {
    * whose last frames were lost has no later frame to show it.
    */
   async recheck(room: LocalRoom): Promise<void> {
-    if (!room.positionKnown || room.waiting !== undefined) {
+    if (!room.positionKnown) {
+      return;
+    }
+
+    if (room.waiting !== undefined) {
+      // A repair is running: it covers the hole it was started for, not
+      // one the bus made since (a resubscribe while it reads). Check again
+      // once it is done, or a last lost frame waits for RECHECK_MS.
+      room.recheckAfterRepair = true;
       return;
     }
 
@@ -159,11 +167,12 @@ export class StreamGaps {
       return;
     }
 
-    if (
-      published > room.receivedSeq &&
-      room.waiting === undefined &&
-      this.#options.carries(room)
-    ) {
+    if (published > room.receivedSeq && this.#options.carries(room)) {
+      if (room.waiting !== undefined) {
+        room.recheckAfterRepair = true;
+        return;
+      }
+
       room.waiting = [];
       await this.#repair(room, room.receivedSeq, published);
     }
@@ -205,6 +214,13 @@ export class StreamGaps {
     // rest to that repair's waiting envelopes itself.
     for (const payload of waiting) {
       this.#options.replay(room, payload);
+    }
+
+    // A recheck that came while this repair ran (a replay may have started
+    // another repair: that one's end does it).
+    if (room.recheckAfterRepair && room.waiting === undefined) {
+      room.recheckAfterRepair = false;
+      void this.recheck(room);
     }
   }
 

@@ -11,7 +11,7 @@ import { Edge, type EdgeOptions } from '../edge/index.js';
 import { IdGenerator } from '../ids/index.js';
 import { Restrictions } from '../moderation/index.js';
 import { counter, createRegistry, type Registry } from '../metrics/index.js';
-import { MemoryReliableLog } from '../reliable-log/index.js';
+import { MemoryReliableLog, type ReliableLog } from '../reliable-log/index.js';
 import { roomKey, splitRoomKey } from '../room-directory/index.js';
 import {
   RoomShard,
@@ -60,7 +60,10 @@ export function createIds(
  * bus as it sees it (to lose messages on their way to it).
  */
 export interface EdgeHooks extends Pick<EdgeOptions, 'clock' | 'load'> {
+  /** The bus as the edge sees it (tests lose or repeat frames there). */
   edgeBus?: (bus: Bus) => Bus;
+  /** The log as the edge sees it (tests hold its reads there). */
+  edgeLog?: (log: ReliableLog) => ReliableLog;
 }
 
 export async function startStandalone(
@@ -122,11 +125,11 @@ export async function startStandalone(
       logger.error({ err: error }, 'could not reopen the rooms on redis');
     });
 
-  const { edgeBus, ...driven } = edgeHooks;
+  const { edgeBus, edgeLog, ...driven } = edgeHooks;
   const edge = new Edge({
     settings,
     bus: edgeBus?.(bus) ?? bus,
-    log,
+    log: edgeLog?.(log) ?? log,
     directory,
     bans: restrictions,
     tokens,
