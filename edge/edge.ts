@@ -13,14 +13,18 @@
  * one write), and uWS 20.30 has a bug there: after the callback, `cork`
  * reads the HTTP response state from memory the upgrade handed back to the
  * allocator, and when those bytes happen to look like "Connection: close"
- * it shuts the new WebSocket down (the client sees 1006 right after
- * `welcome`). Native allocations between the upgrade and the end of `cork`
- * (a topic subscription, a send) reuse that memory, so the open handler
- * only does bookkeeping and the welcome and the subscription follow once
- * `cork` has returned. That makes the drop rare, not impossible (uWS and V8
- * allocate for the open event too); docs/edge.md has the figures.
+ * it shuts the new WebSocket down (the client sees 1006 right after the
+ * 101). Any native allocation between the upgrade and the end of `cork` can
+ * reuse that memory. Ours are kept out of it: the open handler only does
+ * bookkeeping, and the welcome and the topic subscription follow once
+ * `cork` has returned. V8's were the rest: a function reaching its baseline
+ * compile (Sparkplug) in there dropped one connect (always the same one of
+ * a given sequence of connects) in about one fresh process in five, and
+ * none with Sparkplug off. The edge therefore turns Sparkplug off for its
+ * process ({@link withoutBaselineCompiler}); docs/edge.md has the figures.
  */
 import { randomUUID } from 'node:crypto';
+import v8 from 'node:v8';
 import uWS from 'uWebSockets.js';
 import type {
   HttpRequest,
@@ -153,6 +157,7 @@ export class Edge {
       maxConnectsPerSecond: options.settings.maxConnectsPerSecond,
       clock: this.#clock,
     });
+    withoutBaselineCompiler();
     this.#app = uWS.App();
     this.#delivery = new ViewerDelivery(this.#metrics);
     this.#frames = new RoomFrames({
@@ -895,4 +900,15 @@ export class Edge {
     this.#lastClosedMs = this.#clock();
     ws.end(code, reason);
   }
+}
+
+/**
+ * Stops V8 from compiling functions to baseline code (Sparkplug) from now
+ * on, for the whole process, as `node --no-sparkplug` would. A compile that
+ * happens inside uWS's upgrade (module header) can drop the socket being
+ * opened; without Sparkplug, functions run interpreted until the optimizing
+ * compiler, which compiles off the main thread, takes the hot ones.
+ */
+function withoutBaselineCompiler(): void {
+  v8.setFlagsFromString('--no-sparkplug');
 }
