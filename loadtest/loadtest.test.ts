@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { alive } from '../harness/processes.js';
+import { waitUntil } from '../harness/wait.js';
 import { after, before, test } from 'node:test';
 import {
   checkObjectives,
@@ -327,3 +332,56 @@ test('loadtest - viewers of a killed edge come back through the other one and lo
     await cluster.stop();
   }
 });
+
+test('loadtest - a load test stopped by SIGTERM stops the service and the Redis it started', async () => {
+  const bin = fileURLToPath(
+    new URL('../bin/roomcast-loadtest.js', import.meta.url),
+  );
+  const scenario = fileURLToPath(
+    new URL('scenarios/smoke.yaml', import.meta.url),
+  );
+  const run = spawn(
+    process.execPath,
+    [
+      bin,
+      'run',
+      scenario,
+      '--spawn',
+      'cluster',
+      '--edges',
+      '1',
+      '--shards',
+      '1',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const exited = new Promise<number | null>((resolve) =>
+    run.once('exit', (code) => resolve(code)),
+  );
+  let output = '';
+  run.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await waitUntil(
+    () => output.includes('welcomed') || output.includes('connected in'),
+    60_000,
+    'the run connecting viewers',
+  );
+  const children = childPids(run.pid ?? -1);
+  assert.ok(children.length >= 2, `service and redis-server: ${children}`);
+  run.kill('SIGTERM');
+  assert.equal(await exited, 143);
+  await waitUntil(
+    () => !children.some(alive),
+    15_000,
+    `every process the run started to stop: ${children.filter(alive)}`,
+  );
+});
+
+/** The direct children of `pid`, from /proc. */
+function childPids(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8')
+      .split(' ')
+      .filter((field) => field !== '')
+      .map(Number),
+  );
+}

@@ -44,6 +44,44 @@ export interface SpawnedService {
   stop(): Promise<void>;
 }
 
+/** Services and Redis servers started for the run and still running. */
+const running = new Set<ChildProcess>();
+let hooked = false;
+/** Signals that end the load test, with their numbers (exit code 128 + n). */
+const EXIT_SIGNALS: [NodeJS.Signals, number][] = [
+  ['SIGINT', 2],
+  ['SIGTERM', 15],
+  ['SIGHUP', 1],
+];
+
+/**
+ * Keeps `child` in {@link running} until it exits. The first one installs
+ * the hooks that stop them all when the load test ends before its run does:
+ * an exit (a crash, or EPIPE on a closed stdout) sends SIGTERM, and SIGINT,
+ * SIGTERM or SIGHUP sends it and then exits as the signal would have.
+ */
+function track(child: ChildProcess): void {
+  if (!hooked) {
+    hooked = true;
+    process.once('exit', stopRunning);
+    for (const [signal, code] of EXIT_SIGNALS) {
+      process.once(signal, () => {
+        stopRunning();
+        process.exit(128 + code);
+      });
+    }
+  }
+
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+}
+
+function stopRunning(): void {
+  for (const child of running) {
+    child.kill('SIGTERM');
+  }
+}
+
 /** The environment without settings meant for other processes. */
 function cleanEnvironment(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -96,6 +134,7 @@ async function start(
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(child);
   const log = logFile === undefined ? undefined : openLog(logFile, child);
   const lines: string[] = [];
   const keep = (line: string): void => {
@@ -330,6 +369,7 @@ async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  track(child);
   const lines: string[] = [];
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
