@@ -105,10 +105,10 @@ export class Admission {
 
     let resumeSeq: number | undefined;
     if (request.resume !== null) {
-      // Digits only: `1e3`, `0x10`, ` 7` and `+7` are not seqs.
-      resumeSeq = /^\d{1,16}$/.test(request.resume)
-        ? Number(request.resume)
-        : Number.NaN;
+      // Digits only: `1e3`, `0x10`, ` 7` and `+7` are not seqs. Leading
+      // zeros are (a client may pad); the rest must fit a safe integer.
+      const digits = /^0*(\d{1,16})$/.exec(request.resume)?.[1];
+      resumeSeq = digits === undefined ? Number.NaN : Number(digits);
       if (!Number.isSafeInteger(resumeSeq)) {
         return refusal(
           '400 Bad Request',
