@@ -1,6 +1,6 @@
 /**
  * uWebSockets.js 20.30 can shut a socket down right after an asynchronous
- * upgrade (edge.ts module header, docs/edge.md). With V8's baseline
+ * upgrade (upgrades.ts module header, docs/edge.md). With V8's baseline
  * compiler on, this pattern of connects to a fresh standalone process
  * dropped one of them (always the 14th) in about one process in five; the
  * edge turns that compiler off. Several fresh processes, so that a

@@ -3,37 +3,14 @@
  * encoded frames to them through uWS topics, and batches their chat, likes
  * and presence to the owning shard once per tick.
  *
- * Admission is async (token check, room lookup, bus subscription, log
- * position) and happens before the upgrade completes, so a refused viewer
- * never gets an open socket. The welcome frame's seq is read after the
- * room's bus subscription is live: every reliable item after it reaches the
- * viewer, in order.
- *
- * An asynchronous upgrade must run inside `res.cork` (so the 101 answer is
- * one write), and uWS 20.30 has a bug there: after the callback, `cork`
- * reads the HTTP response state from memory the upgrade handed back to the
- * allocator, and when those bytes happen to look like "Connection: close"
- * it shuts the new WebSocket down (the client sees 1006 right after the
- * 101). Any native allocation between the upgrade and the end of `cork` can
- * reuse that memory. Ours are kept out of it: the open handler only does
- * bookkeeping, and the welcome and the topic subscription follow once
- * `cork` has returned. V8's were the rest: a function reaching its baseline
- * compile (Sparkplug) in there dropped one connect (always the same one of
- * a given sequence of connects) in about one fresh process in five, and
- * none with Sparkplug off. The edge therefore turns Sparkplug off for its
- * process ({@link withoutBaselineCompiler}); docs/edge.md has the figures.
+ * How a viewer's socket opens (admission, then the upgrade, with the uWS
+ * 20.30 bug it works around) is in upgrades.ts; the per-tick check of send
+ * buffers in send-buffers.ts; what a room's shard sends, in
+ * room-envelopes.ts.
  */
 import { randomUUID } from 'node:crypto';
-import v8 from 'node:v8';
 import uWS from 'uWebSockets.js';
-import type {
-  HttpRequest,
-  HttpResponse,
-  TemplatedApp,
-  WebSocket,
-  us_listen_socket,
-  us_socket_context_t,
-} from 'uWebSockets.js';
+import type { TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { channels, type Bus } from '../bus/index.js';
 import type { Settings } from '../config/index.js';
@@ -48,17 +25,20 @@ import {
 import type { ReliableLog } from '../reliable-log/index.js';
 import type { BanCheck } from '../moderation/index.js';
 import type { RoomDirectory } from '../room-directory/index.js';
-import { decodeOutbound, encodeEnvelope } from '../room-shard/index.js';
+import { encodeEnvelope } from '../room-shard/index.js';
 import type { ViewerTokens } from '../tokens/index.js';
 import { EdgeMetrics } from './edge-metrics.js';
-import { Admission, type AdmissionRequest, type Refusal } from './admission.js';
+import { Admission } from './admission.js';
 import { ViewerDelivery } from './delivery.js';
 import { LocalRoom, laneTopic } from './local-room.js';
 import type { EdgeLoad } from './frame-pacer.js';
+import { RoomEnvelopes } from './room-envelopes.js';
 import { RoomFrames } from './room-frames.js';
 import { endWithError, serveOps, type MetricsSource } from './ops-routes.js';
 import { serveStaticFiles } from './static-files.js';
+import { SendBuffers } from './send-buffers.js';
 import { StreamGaps } from './stream-gaps.js';
+import { Upgrades, withoutBaselineCompiler } from './upgrades.js';
 import { ViewerInput } from './viewer-input.js';
 import type { Viewer } from './viewer.js';
 
@@ -104,15 +84,6 @@ export interface EdgeOptions {
   load?: () => EdgeLoad;
 }
 
-/** Every viewer's send buffer and token are checked once per this period. */
-const SWEEP_PERIOD_MS = 1000;
-/** The answer to a viewer whose admission failed on our side. */
-const UNAVAILABLE: Refusal = {
-  status: '503 Service Unavailable',
-  code: 'unavailable',
-  message: 'try again shortly',
-  retryAfterSeconds: 2,
-};
 /** How often an edge reports a room's backpressure share to its shard. */
 const LOAD_REPORT_MS = 1000;
 /** How long close() lets uWS flush the last close frames. */
@@ -125,25 +96,20 @@ export class Edge {
   #app: TemplatedApp;
   #listenSocket: us_listen_socket | undefined;
   #rooms = new Map<string, LocalRoom>();
-  #pendingAdmits = new Map<string, number>();
   #metrics: EdgeMetrics;
   #input: ViewerInput;
   #delivery: ViewerDelivery;
   #admission: Admission;
   #timer: NodeJS.Timeout | undefined;
   #sockets = new Set<WebSocket<Viewer>>();
-  /** Viewers whose send buffer was not empty when last checked. */
-  #pressured = new Set<WebSocket<Viewer>>();
-  #sweepCursor: Iterator<WebSocket<Viewer>> | undefined;
   #closing = false;
-  /** True while `res.upgrade` runs inside `res.cork`; see the module header. */
-  #upgrading = false;
-  /** The socket the running upgrade opened, greeted once `cork` returns. */
-  #opened: WebSocket<Viewer> | undefined;
   /** When the edge last closed a viewer; close() lingers after it. */
   #lastClosedMs = -Infinity;
+  #upgrades: Upgrades;
+  #sendBuffers: SendBuffers;
   #frames: RoomFrames;
   #gaps: StreamGaps;
+  #envelopes: RoomEnvelopes;
 
   constructor(options: EdgeOptions) {
     this.#options = options;
@@ -160,6 +126,26 @@ export class Edge {
     withoutBaselineCompiler();
     this.#app = uWS.App();
     this.#delivery = new ViewerDelivery(this.#metrics);
+    this.#upgrades = new Upgrades({
+      admission: this.#admission,
+      log: options.log,
+      metrics: this.#metrics,
+      logger: options.logger,
+      clock: this.#clock,
+      room: (key, roomId) => this.#room(key, roomId),
+      setPosition: (room, publishedSeq) => {
+        this.#gaps.setPosition(room, publishedSeq);
+      },
+      track: (ws, viewer) => this.#track(ws, viewer),
+      greet: (ws) => this.#greet(ws),
+    });
+    this.#sendBuffers = new SendBuffers({
+      sockets: this.#sockets,
+      settings: options.settings,
+      metrics: this.#metrics,
+      setLane: (ws, lane) => this.#delivery.setLane(ws, lane),
+      close: (ws, name) => this.#closeViewer(ws, name),
+    });
     this.#frames = new RoomFrames({
       app: this.#app,
       metrics: this.#metrics,
@@ -179,12 +165,19 @@ export class Edge {
         this.#frames.receive(room, frame);
         this.#frames.flush(room);
       },
-      replay: (room, payload) => this.#onEnvelope(room, payload),
+      replay: (room, payload) => this.#envelopes.receive(room, payload),
       giveUp: (room) => {
         for (const ws of room.allSockets()) {
           this.#closeViewer(ws, 'streamGap');
         }
       },
+    });
+    this.#envelopes = new RoomEnvelopes({
+      gaps: this.#gaps,
+      frames: this.#frames,
+      metrics: this.#metrics,
+      close: (ws, name) => this.#closeViewer(ws, name),
+      resync: (room) => this.#sendSnapshot(room, true),
     });
     options.bus.onResubscribed(() => {
       for (const room of this.#rooms.values()) {
@@ -226,11 +219,11 @@ export class Edge {
         options.settings.hardBackpressureBytes +
         Math.max(options.settings.hardBackpressureBytes, 16 * 1024 * 1024),
       closeOnBackpressureLimit: 1,
-      upgrade: (res, req, context) => this.#upgrade(res, req, context),
-      open: (ws) => this.#open(ws),
+      upgrade: (res, req, context) => this.#upgrades.upgrade(res, req, context),
+      open: (ws) => this.#upgrades.open(ws),
       message: (ws, message, isBinary) =>
         this.#input.onMessage(ws, message, isBinary),
-      drain: (ws) => this.#drain(ws),
+      drain: (ws) => this.#sendBuffers.drain(ws),
       close: (ws, code) => this.#close(ws, code),
     });
     this.#app.any('/*', (res) => {
@@ -303,12 +296,12 @@ export class Edge {
         this.#reportLoad(room, nowMs);
       }
 
-      if (room.userCount === 0 && !this.#pendingAdmits.has(room.key)) {
+      if (room.userCount === 0 && !this.#upgrades.admitting(room.key)) {
         this.#dropRoom(room);
       }
     }
 
-    this.#sweep(nowMs);
+    this.#sendBuffers.sweep(nowMs);
   }
 
   /**
@@ -445,169 +438,12 @@ export class Edge {
     }
   }
 
-  #upgrade(
-    res: HttpResponse,
-    req: HttpRequest,
-    context: us_socket_context_t,
-  ): void {
-    const secKey = req.getHeader('sec-websocket-key');
-    const secProtocol = req.getHeader('sec-websocket-protocol');
-    const secExtensions = req.getHeader('sec-websocket-extensions');
-    const query = new URLSearchParams(req.getQuery() ?? '');
-    const request = {
-      token: query.get('token') ?? undefined,
-      resume: query.get('resume'),
-      origin: req.getHeader('origin'),
-    };
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    void this.#admit(request).then((outcome) => {
-      if (aborted) {
-        if (!('status' in outcome)) {
-          this.#releaseAdmit(outcome.roomKey);
-        }
-
-        return;
-      }
-
-      if (!('status' in outcome)) {
-        this.#upgradeNow(
-          res,
-          outcome,
-          [secKey, secProtocol, secExtensions],
-          context,
-        );
-        return;
-      }
-
-      res.cork(() => {
-        this.#metrics.connects.inc({ outcome: outcome.code });
-        const headers: Record<string, string> =
-          outcome.retryAfterSeconds === undefined
-            ? {}
-            : { 'retry-after': String(outcome.retryAfterSeconds) };
-        endWithError(
-          res,
-          outcome.status,
-          outcome.code,
-          outcome.message,
-          headers,
-        );
-      });
-    });
-  }
-
-  /**
-   * Completes an admitted upgrade: opens the socket inside `res.cork` with
-   * nothing but bookkeeping in the open handler, then greets the viewer
-   * outside it (see the module header for the uWS bug this avoids).
-   */
-  #upgradeNow(
-    res: HttpResponse,
-    viewer: Viewer,
-    [secKey, secProtocol, secExtensions]: [string, string, string],
-    context: us_socket_context_t,
-  ): void {
-    this.#upgrading = true;
-    try {
-      res.cork(() => {
-        res.upgrade(viewer, secKey, secProtocol, secExtensions, context);
-      });
-    } finally {
-      this.#upgrading = false;
-    }
-
-    const ws = this.#opened;
-    this.#opened = undefined;
-    if (ws !== undefined) {
-      this.#greet(ws);
-    }
-  }
-
-  async #admit(request: AdmissionRequest): Promise<Viewer | Refusal> {
-    let admitted;
-    try {
-      admitted = await this.#admission.check(request);
-    } catch (error) {
-      this.#options.logger.error({ err: error }, 'admission failed');
-      return UNAVAILABLE;
-    }
-
-    if ('status' in admitted) {
-      return admitted;
-    }
-
-    const { claims, roomKey: key, resumeSeq } = admitted;
-    this.#pendingAdmits.set(key, (this.#pendingAdmits.get(key) ?? 0) + 1);
-    try {
-      const local = this.#room(key, claims.room);
-      await local.subscribed;
-      local.positionRead ??= this.#readPosition(local);
-      await local.positionRead;
-      const lastSeq = await this.#options.log.lastSeq(key);
-      return {
-        claims,
-        // The room's own string, shared by its viewers.
-        roomKey: local.key,
-        room: undefined,
-        welcomeSeq: lastSeq,
-        resumeSeq,
-        chat: undefined,
-        likes: undefined,
-        strikes: 0,
-        resuming: false,
-        catchUp: undefined,
-        subscribed: false,
-        lane: 'full',
-        ackedSeq: 0,
-        closed: false,
-        connectedAtMs: this.#clock(),
-      };
-    } catch (error) {
-      this.#releaseAdmit(key);
-      this.#options.logger.error({ err: error }, 'admission failed');
-      return UNAVAILABLE;
-    }
-  }
-
-  /**
-   * Once per room, after its subscription is live: what the room's topics
-   * carried so far is what its owner published before the subscription.
-   * A failed read is tried again by the next admission.
-   */
-  async #readPosition(room: LocalRoom): Promise<void> {
-    let published;
-    try {
-      published = await this.#options.log.publishedSeq(room.key);
-    } catch (error) {
-      room.positionRead = undefined;
-      throw error;
-    }
-
-    if (room.lastForwardedSeq === 0) {
-      room.lastForwardedSeq = published;
-      room.staleUpTo = published;
-    }
-
-    this.#gaps.setPosition(room, published);
-  }
-
-  #releaseAdmit(key: string): void {
-    const pending = (this.#pendingAdmits.get(key) ?? 1) - 1;
-    if (pending <= 0) {
-      this.#pendingAdmits.delete(key);
-    } else {
-      this.#pendingAdmits.set(key, pending);
-    }
-  }
-
   #room(key: string, roomId: string): LocalRoom {
     let room = this.#rooms.get(key);
     if (room === undefined) {
       const created = new LocalRoom(key, roomId);
-      created.onEnvelope = (payload) => this.#onEnvelope(created, payload);
+      created.onEnvelope = (payload) =>
+        this.#envelopes.receive(created, payload);
       created.subscribed = this.#options.bus.subscribe(
         channels.roomOut(key),
         created.onEnvelope,
@@ -636,12 +472,11 @@ export class Edge {
   }
 
   /**
-   * Bookkeeping only: this runs inside `res.cork`, where uWS 20.30 must not
-   * see a native allocation (module header). {@link Edge.#greet} follows.
+   * The open handler's part ({@link Upgrades.open}). Bookkeeping only: this
+   * runs inside `res.cork`, where uWS 20.30 must not see a native allocation
+   * (upgrades.ts). {@link Edge.#greet} follows.
    */
-  #open(ws: WebSocket<Viewer>): void {
-    const viewer = ws.getUserData();
-    this.#releaseAdmit(viewer.roomKey);
+  #track(ws: WebSocket<Viewer>, viewer: Viewer): void {
     this.#sockets.add(ws);
     this.#metrics.connections.set(this.#sockets.size);
     this.#metrics.connects.inc({ outcome: 'accepted' });
@@ -650,13 +485,6 @@ export class Edge {
       viewer.room = room;
       room.addSocket(ws);
     }
-
-    if (this.#upgrading) {
-      this.#opened = ws;
-      return;
-    }
-
-    this.#greet(ws);
   }
 
   /** Sends `welcome` and starts delivery, in one write. */
@@ -702,184 +530,14 @@ export class Edge {
 
   #close(ws: WebSocket<Viewer>, code: number): void {
     const viewer = ws.getUserData();
-    if (this.#upgrading) {
-      // Nothing of ours closes a socket inside the upgrade's cork: this is
-      // the uWS bug of the module header, counted so it stays visible.
-      this.#metrics.connects.inc({ outcome: 'dropped_at_open' });
-      this.#options.logger.warn(
-        { code, user: viewer.claims.user },
-        'viewer dropped by uWS at open',
-      );
-    }
-
+    this.#upgrades.closed(viewer, code);
     viewer.closed = true;
     viewer.room?.removeSocket(ws);
     this.#sockets.delete(ws);
-    this.#pressured.delete(ws);
+    this.#sendBuffers.forget(ws);
     this.#metrics.connections.set(this.#sockets.size);
     if (this.#sockets.size === 0) {
       this.#onEmpty?.();
-    }
-  }
-
-  #drain(ws: WebSocket<Viewer>): void {
-    const viewer = ws.getUserData();
-    if (
-      viewer.lane === 'reliable' &&
-      ws.getBufferedAmount() < this.#options.settings.softBackpressureBytes / 2
-    ) {
-      this.#delivery.setLane(ws, 'full');
-    }
-  }
-
-  /**
-   * Checks a slice of the viewers each tick so that every viewer is seen
-   * once a second whatever their number: send buffer past the soft bound
-   * moves it to the reliable lane, past the hard bound closes it
-   * (`slow_consumer`, resume), and an expired token closes it
-   * (`token_expired`). Reading a socket's buffer is a native call, so a full
-   * pass every tick would cost a large share of a core at 100,000+ viewers.
-   */
-  #sweep(nowMs: number): void {
-    // Viewers already seen backed up are checked every tick: their buffers
-    // can grow by a frame per tick, and the hard bound must be caught well
-    // before uWS's own limit. Everyone else is checked in slices.
-    for (const ws of this.#pressured) {
-      this.#check(ws, nowMs);
-    }
-
-    const { tickMs } = this.#options.settings;
-    let budget = Math.ceil((this.#sockets.size * tickMs) / SWEEP_PERIOD_MS) + 1;
-    while (budget-- > 0) {
-      this.#sweepCursor ??= this.#sockets.values();
-      const next = this.#sweepCursor.next();
-      if (next.done === true) {
-        this.#sweepCursor = undefined;
-        return;
-      }
-
-      this.#check(next.value, nowMs);
-    }
-  }
-
-  /** One viewer's token expiry and send buffer; see {@link Edge.tick}. */
-  #check(ws: WebSocket<Viewer>, nowMs: number): void {
-    const viewer = ws.getUserData();
-    if (viewer.closed) {
-      this.#pressured.delete(ws);
-      return;
-    }
-
-    if (viewer.claims.expiresAt * 1000 <= nowMs) {
-      this.#closeViewer(ws, 'tokenExpired');
-      return;
-    }
-
-    const buffered = ws.getBufferedAmount();
-    const { softBackpressureBytes, hardBackpressureBytes } =
-      this.#options.settings;
-    if (buffered === 0) {
-      if (viewer.lane === 'full') {
-        this.#pressured.delete(ws);
-      }
-
-      return;
-    }
-
-    this.#pressured.add(ws);
-    this.#metrics.sendBufferBytes.observe(buffered);
-    if (buffered > hardBackpressureBytes) {
-      this.#metrics.slowCloses.inc();
-      this.#closeViewer(ws, 'slowConsumer');
-    } else if (buffered > softBackpressureBytes && viewer.lane === 'full') {
-      this.#delivery.setLane(ws, 'reliable');
-    }
-  }
-
-  #onEnvelope(room: LocalRoom, payload: Buffer): void {
-    if (room.waiting !== undefined) {
-      // Reliable items the bus lost are being read back; see stream-gaps.ts.
-      room.waiting.push(payload);
-      return;
-    }
-
-    const envelope = decodeOutbound(payload);
-    if (envelope === undefined) {
-      return;
-    }
-
-    if (envelope[0] !== 'frame') {
-      // Whatever the shard sends next comes after the frames held so far.
-      this.#frames.flush(room);
-    }
-
-    switch (envelope[0]) {
-      case 'frame': {
-        const [
-          ,
-          maxSeq,
-          viewers,
-          full,
-          reliableOnly,
-          lossyCount,
-          presence,
-          firstSeq,
-          prevSeq,
-        ] = envelope;
-        const frame = this.#gaps.admit(
-          room,
-          {
-            maxSeq,
-            viewers,
-            full,
-            reliableOnly,
-            lossyCount,
-            presenceOnly: presence === true,
-          },
-          typeof firstSeq === 'number' ? firstSeq : 0,
-          typeof prevSeq === 'number' ? prevSeq : undefined,
-          payload,
-        );
-        if (frame !== undefined) {
-          this.#frames.receive(room, frame);
-        }
-
-        return;
-      }
-
-      case 'user': {
-        const [, userId, frame] = envelope;
-        for (const ws of room.socketsOf(userId)) {
-          ws.send(frame, true);
-          this.#metrics.framesSent.inc({ lane: 'direct' });
-        }
-
-        return;
-      }
-
-      case 'close': {
-        const [, frame, codeName] = envelope;
-        for (const ws of room.allSockets()) {
-          ws.send(frame, true);
-          this.#closeViewer(ws, codeName);
-        }
-
-        return;
-      }
-
-      case 'kick': {
-        const [, userId, frame, codeName] = envelope;
-        for (const ws of room.socketsOf(userId)) {
-          ws.send(frame, true);
-          this.#closeViewer(ws, codeName);
-        }
-
-        return;
-      }
-
-      case 'resync':
-        this.#sendSnapshot(room, true);
-        return;
     }
   }
 
@@ -900,15 +558,4 @@ export class Edge {
     this.#lastClosedMs = this.#clock();
     ws.end(code, reason);
   }
-}
-
-/**
- * Stops V8 from compiling functions to baseline code (Sparkplug) from now
- * on, for the whole process, as `node --no-sparkplug` would. A compile that
- * happens inside uWS's upgrade (module header) can drop the socket being
- * opened; without Sparkplug, functions run interpreted until the optimizing
- * compiler, which compiles off the main thread, takes the hot ones.
- */
-function withoutBaselineCompiler(): void {
-  v8.setFlagsFromString('--no-sparkplug');
 }

@@ -1,0 +1,282 @@
+/**
+ * How a viewer's socket opens: admission is async (token check, room
+ * lookup, bus subscription, log position) and happens before the upgrade
+ * completes, so a refused viewer never gets an open socket. The welcome
+ * frame's seq is read after the room's bus subscription is live: every
+ * reliable item after it reaches the viewer, in order.
+ *
+ * An asynchronous upgrade must run inside `res.cork` (so the 101 answer is
+ * one write), and uWS 20.30 has a bug there: after the callback, `cork`
+ * reads the HTTP response state from memory the upgrade handed back to the
+ * allocator, and when those bytes happen to look like "Connection: close"
+ * it shuts the new WebSocket down (the client sees 1006 right after the
+ * 101). Any native allocation between the upgrade and the end of `cork` can
+ * reuse that memory. Ours are kept out of it: the open handler only does
+ * bookkeeping, and the welcome and the topic subscription follow once
+ * `cork` has returned. V8's were the rest: a function reaching its baseline
+ * compile (Sparkplug) in there dropped one connect (always the same one of
+ * a given sequence of connects) in about one fresh process in five, and
+ * none with Sparkplug off. The edge therefore turns Sparkplug off for its
+ * process ({@link withoutBaselineCompiler}); docs/edge.md has the figures.
+ */
+import v8 from 'node:v8';
+import type {
+  HttpRequest,
+  HttpResponse,
+  WebSocket,
+  us_socket_context_t,
+} from 'uWebSockets.js';
+import type { Logger } from 'pino';
+import type { ReliableLog } from '../reliable-log/index.js';
+import type { Admission, AdmissionRequest, Refusal } from './admission.js';
+import type { EdgeMetrics } from './edge-metrics.js';
+import type { LocalRoom } from './local-room.js';
+import { endWithError } from './ops-routes.js';
+import type { Viewer } from './viewer.js';
+
+/** The answer to a viewer whose admission failed on our side. */
+const UNAVAILABLE: Refusal = {
+  status: '503 Service Unavailable',
+  code: 'unavailable',
+  message: 'try again shortly',
+  retryAfterSeconds: 2,
+};
+
+export interface UpgradesOptions {
+  admission: Pick<Admission, 'check'>;
+  log: Pick<ReliableLog, 'lastSeq' | 'publishedSeq'>;
+  metrics: EdgeMetrics;
+  logger: Logger;
+  clock: () => number;
+  /** The edge's room of that key, made and subscribed when it has none. */
+  room(key: string, roomId: string): LocalRoom;
+  /** The room's position in the log, read once its subscription is live. */
+  setPosition(room: LocalRoom, publishedSeq: number): void;
+  /**
+   * Bookkeeping of a socket just opened. Runs inside `res.cork`, where uWS
+   * 20.30 must not see a native allocation (module header).
+   */
+  track(ws: WebSocket<Viewer>, viewer: Viewer): void;
+  /** Sends `welcome` and starts delivery; never inside `res.cork`. */
+  greet(ws: WebSocket<Viewer>): void;
+}
+
+export class Upgrades {
+  #options: UpgradesOptions;
+  /** Viewers of each room admitted and not opened yet, by room key. */
+  #pendingAdmits = new Map<string, number>();
+  /** True while `res.upgrade` runs inside `res.cork`; see the module header. */
+  #upgrading = false;
+  /** The socket the running upgrade opened, greeted once `cork` returns. */
+  #opened: WebSocket<Viewer> | undefined;
+
+  constructor(options: UpgradesOptions) {
+    this.#options = options;
+  }
+
+  /** Whether a viewer of the room is admitted and its socket not open yet. */
+  admitting(roomKey: string): boolean {
+    return this.#pendingAdmits.has(roomKey);
+  }
+
+  /** The `upgrade` handler of the viewers' WebSocket route. */
+  upgrade(
+    res: HttpResponse,
+    req: HttpRequest,
+    context: us_socket_context_t,
+  ): void {
+    const secKey = req.getHeader('sec-websocket-key');
+    const secProtocol = req.getHeader('sec-websocket-protocol');
+    const secExtensions = req.getHeader('sec-websocket-extensions');
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const request = {
+      token: query.get('token') ?? undefined,
+      resume: query.get('resume'),
+      origin: req.getHeader('origin'),
+    };
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    void this.#admit(request).then((outcome) => {
+      if (aborted) {
+        if (!('status' in outcome)) {
+          this.#releaseAdmit(outcome.roomKey);
+        }
+
+        return;
+      }
+
+      if (!('status' in outcome)) {
+        this.#upgradeNow(
+          res,
+          outcome,
+          [secKey, secProtocol, secExtensions],
+          context,
+        );
+        return;
+      }
+
+      res.cork(() => {
+        this.#options.metrics.connects.inc({ outcome: outcome.code });
+        const headers: Record<string, string> =
+          outcome.retryAfterSeconds === undefined
+            ? {}
+            : { 'retry-after': String(outcome.retryAfterSeconds) };
+        endWithError(
+          res,
+          outcome.status,
+          outcome.code,
+          outcome.message,
+          headers,
+        );
+      });
+    });
+  }
+
+  /**
+   * The `open` handler. Bookkeeping only: this runs inside `res.cork`,
+   * where uWS 20.30 must not see a native allocation (module header). The
+   * greeting follows once `cork` has returned.
+   */
+  open(ws: WebSocket<Viewer>): void {
+    const viewer = ws.getUserData();
+    this.#releaseAdmit(viewer.roomKey);
+    this.#options.track(ws, viewer);
+    if (this.#upgrading) {
+      this.#opened = ws;
+      return;
+    }
+
+    this.#options.greet(ws);
+  }
+
+  /** Called first by the `close` handler, before the edge forgets the socket. */
+  closed(viewer: Viewer, code: number): void {
+    if (this.#upgrading) {
+      // Nothing of ours closes a socket inside the upgrade's cork: this is
+      // the uWS bug of the module header, counted so it stays visible.
+      this.#options.metrics.connects.inc({ outcome: 'dropped_at_open' });
+      this.#options.logger.warn(
+        { code, user: viewer.claims.user },
+        'viewer dropped by uWS at open',
+      );
+    }
+  }
+
+  /**
+   * Completes an admitted upgrade: opens the socket inside `res.cork` with
+   * nothing but bookkeeping in the open handler, then greets the viewer
+   * outside it (see the module header for the uWS bug this avoids).
+   */
+  #upgradeNow(
+    res: HttpResponse,
+    viewer: Viewer,
+    [secKey, secProtocol, secExtensions]: [string, string, string],
+    context: us_socket_context_t,
+  ): void {
+    this.#upgrading = true;
+    try {
+      res.cork(() => {
+        res.upgrade(viewer, secKey, secProtocol, secExtensions, context);
+      });
+    } finally {
+      this.#upgrading = false;
+    }
+
+    const ws = this.#opened;
+    this.#opened = undefined;
+    if (ws !== undefined) {
+      this.#options.greet(ws);
+    }
+  }
+
+  async #admit(request: AdmissionRequest): Promise<Viewer | Refusal> {
+    const { admission, log, logger } = this.#options;
+    let admitted;
+    try {
+      admitted = await admission.check(request);
+    } catch (error) {
+      logger.error({ err: error }, 'admission failed');
+      return UNAVAILABLE;
+    }
+
+    if ('status' in admitted) {
+      return admitted;
+    }
+
+    const { claims, roomKey: key, resumeSeq } = admitted;
+    this.#pendingAdmits.set(key, (this.#pendingAdmits.get(key) ?? 0) + 1);
+    try {
+      const local = this.#options.room(key, claims.room);
+      await local.subscribed;
+      local.positionRead ??= this.#readPosition(local);
+      await local.positionRead;
+      const lastSeq = await log.lastSeq(key);
+      return {
+        claims,
+        // The room's own string, shared by its viewers.
+        roomKey: local.key,
+        room: undefined,
+        welcomeSeq: lastSeq,
+        resumeSeq,
+        chat: undefined,
+        likes: undefined,
+        strikes: 0,
+        resuming: false,
+        catchUp: undefined,
+        subscribed: false,
+        lane: 'full',
+        ackedSeq: 0,
+        closed: false,
+        connectedAtMs: this.#options.clock(),
+      };
+    } catch (error) {
+      this.#releaseAdmit(key);
+      logger.error({ err: error }, 'admission failed');
+      return UNAVAILABLE;
+    }
+  }
+
+  /**
+   * Once per room, after its subscription is live: what the room's topics
+   * carried so far is what its owner published before the subscription.
+   * A failed read is tried again by the next admission.
+   */
+  async #readPosition(room: LocalRoom): Promise<void> {
+    let published;
+    try {
+      published = await this.#options.log.publishedSeq(room.key);
+    } catch (error) {
+      room.positionRead = undefined;
+      throw error;
+    }
+
+    if (room.lastForwardedSeq === 0) {
+      room.lastForwardedSeq = published;
+      room.staleUpTo = published;
+    }
+
+    this.#options.setPosition(room, published);
+  }
+
+  #releaseAdmit(key: string): void {
+    const pending = (this.#pendingAdmits.get(key) ?? 1) - 1;
+    if (pending <= 0) {
+      this.#pendingAdmits.delete(key);
+    } else {
+      this.#pendingAdmits.set(key, pending);
+    }
+  }
+}
+
+/**
+ * Stops V8 from compiling functions to baseline code (Sparkplug) from now
+ * on, for the whole process, as `node --no-sparkplug` would. A compile that
+ * happens inside uWS's upgrade (module header) can drop the socket being
+ * opened; without Sparkplug, functions run interpreted until the optimizing
+ * compiler, which compiles off the main thread, takes the hot ones.
+ */
+export function withoutBaselineCompiler(): void {
+  v8.setFlagsFromString('--no-sparkplug');
+}
