@@ -7,7 +7,7 @@
  * `room.closed` with the room's final stats.
  */
 import { channels } from '../bus/index.js';
-import { encodeEnvelope } from '../room-shard/index.js';
+import { encodeEnvelope, roomClosedEnvelope } from '../room-shard/index.js';
 import { roomKey, type RoomRecord } from '../room-directory/index.js';
 import type { AdminContext } from './context.js';
 
@@ -44,6 +44,14 @@ export async function closeRoom(
   }
 
   context.bus.publish(channels.roomIn(key), encodeEnvelope(['close']));
+  if (stats === undefined) {
+    // No shard answered for the room, so none will tell its viewers or
+    // forget its history: the room would live on at the edges and a room
+    // made again with this id would start at the old seqs.
+    context.bus.publish(channels.roomOut(key), roomClosedEnvelope());
+    await context.log.drop(key);
+  }
+
   await context.restrictions.dropRoom(key);
   await context.webhooks.emit(tenant, 'room.closed', {
     room: id,

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { channels } from '../bus/index.js';
-import { encodeEnvelope } from '../room-shard/index.js';
+import { encodeEnvelope, kickEnvelope } from '../room-shard/index.js';
 import { roomKey } from '../room-directory/index.js';
 import type { AdminContext, MemberView } from './context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -175,20 +175,28 @@ export function registerMemberRoutes(
           });
         }
 
+        // Straight to the edges, so the user goes whether or not a shard
+        // owns the room; the owner keeps a ban (room-shard/shard.ts).
         context.bus.publish(
-          channels.roomIn(key),
-          encodeEnvelope(
-            answer === undefined
-              ? ['kick', user, reason, 'kicked']
-              : [
-                  'kick',
-                  user,
-                  reason,
-                  'banned',
-                  answer.until === null ? null : Date.parse(answer.until),
-                ],
+          channels.roomOut(key),
+          kickEnvelope(
+            user,
+            reason,
+            answer === undefined ? 'kicked' : 'banned',
           ),
         );
+        if (answer !== undefined) {
+          context.bus.publish(
+            channels.roomIn(key),
+            encodeEnvelope([
+              'kick',
+              user,
+              reason,
+              'banned',
+              answer.until === null ? null : Date.parse(answer.until),
+            ]),
+          );
+        }
         request.log.info({ roomKey: key, user, action }, 'member removed');
         return answer === undefined
           ? reply.status(204).send()

@@ -47,8 +47,12 @@
  * - `['resync']`: a shard just took the room over and knows no members yet;
  *   every edge holding the room answers with a `snapshot` (`answer` true).
  */
-import { decodeValue, encodeValue } from '../protocol/index.js';
-import type { CloseCodeName, ViewerRole } from '../protocol/index.js';
+import { decodeValue, encodeFrame, encodeValue } from '../protocol/index.js';
+import type {
+  CloseCodeName,
+  ControlFrame,
+  ViewerRole,
+} from '../protocol/index.js';
 import type { EngineInput } from '../priority/index.js';
 import type { RoomSettings } from '../room-directory/index.js';
 import type { ShardQuery } from './queries.js';
@@ -211,4 +215,32 @@ function safeDecode(payload: Buffer): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Out to edges: close the user's sockets with `codeName` after a control
+ * frame that carries the platform's reason. The admin API sends it itself,
+ * so a kick or ban reaches the viewer whether or not a shard owns the room.
+ */
+export function kickEnvelope(
+  userId: string,
+  reason: string,
+  codeName: 'kicked' | 'banned',
+): Buffer {
+  const control: ControlFrame = {
+    t: 'control',
+    reason: codeName,
+    message: reason,
+  };
+  return encodeEnvelope(['kick', userId, encodeFrame(control), codeName]);
+}
+
+/** Out to edges: tell every viewer the room closed, then close them. */
+export function roomClosedEnvelope(): Buffer {
+  const control: ControlFrame = {
+    t: 'control',
+    reason: 'room_closed',
+    message: 'the room was closed',
+  };
+  return encodeEnvelope(['close', encodeFrame(control), 'roomClosed']);
 }

@@ -1,7 +1,13 @@
 export { RoomShard, busOutlet } from './shard.js';
 export type { ClaimOptions, RoomShardOptions, RoomOutlet } from './shard.js';
 export type { RestrictionSource } from './room-restrictions.js';
-export { encodeEnvelope, decodeInbound, decodeOutbound } from './envelopes.js';
+export {
+  encodeEnvelope,
+  decodeInbound,
+  decodeOutbound,
+  kickEnvelope,
+  roomClosedEnvelope,
+} from './envelopes.js';
 export type {
   InboundEnvelope,
   OutboundEnvelope,

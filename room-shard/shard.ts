@@ -17,11 +17,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { channels, type Bus, type BusHandler } from '../bus/index.js';
-import {
-  encodeFrame,
-  type BatchItem,
-  type ControlFrame,
-} from '../protocol/index.js';
+import { encodeFrame, type BatchItem } from '../protocol/index.js';
 import {
   RoomEngine,
   addAccounting,
@@ -37,6 +33,8 @@ import type { Registry } from '../metrics/index.js';
 import {
   decodeInbound,
   encodeEnvelope,
+  kickEnvelope,
+  roomClosedEnvelope,
   type InboundEnvelope,
   type MemberJoin,
 } from './envelopes.js';
@@ -483,12 +481,18 @@ export class RoomShard {
 
         return;
       case 'kick': {
+        // The admin API closes the user's sockets itself, owner or not. The
+        // owner keeps a ban, to close the user again if an edge reports
+        // them back, and closes a member now in case their socket opened
+        // as the admin API's close went out (a second close finds nothing).
         const [, userId, reason, codeName, untilMs] = envelope;
         if (codeName === 'banned') {
           room.restrictions.ban(userId, untilMs ?? null);
+          if (room.members.get(userId) !== undefined) {
+            this.#kick(room, userId, reason, 'banned');
+          }
         }
 
-        this.#kick(room, userId, reason, codeName);
         return;
       }
 
@@ -597,14 +601,9 @@ export class RoomShard {
     reason: string,
     codeName: 'kicked' | 'banned',
   ): void {
-    const control: ControlFrame = {
-      t: 'control',
-      reason: codeName,
-      message: reason,
-    };
     this.#options.bus.publish(
       channels.roomOut(room.key),
-      encodeEnvelope(['kick', userId, encodeFrame(control), codeName]),
+      kickEnvelope(userId, reason, codeName),
     );
   }
 
@@ -655,17 +654,7 @@ export class RoomShard {
 
     room.closing = true;
     this.#flush(room, this.#clock());
-    const control: ControlFrame = {
-      t: 'control',
-      reason: 'room_closed',
-      message: 'the room was closed',
-    };
-    this.#outlet.publish(
-      room.key,
-      encodeEnvelope(['close', encodeFrame(control), 'roomClosed']),
-      0,
-      0,
-    );
+    this.#outlet.publish(room.key, roomClosedEnvelope(), 0, 0);
     await this.#forget(room);
     await this.#options.log.drop(room.key);
     this.#options.logger.info({ roomKey: room.key }, 'room closed');
