@@ -30,7 +30,8 @@ export interface Admitted {
 
 export interface AdmissionRequest {
   token: string | undefined;
-  origin: string;
+  /** The Origin header; undefined when there is none (or it is empty). */
+  origin: string | undefined;
   resume: string | null;
 }
 
@@ -95,7 +96,14 @@ export class Admission {
       };
     }
 
-    if (this.#origins !== undefined && !this.#origins.has(request.origin)) {
+    // Browsers always send Origin, and it is what the list is about (pages
+    // of other sites). Apps and servers send none and could send any, so a
+    // request without one is not refused for it.
+    if (
+      this.#origins !== undefined &&
+      request.origin !== undefined &&
+      !this.#origins.has(request.origin)
+    ) {
       return refusal(
         '403 Forbidden',
         'origin_not_allowed',

@@ -24,8 +24,8 @@ after(async () => {
   await server.close();
 });
 
-async function refusal(url: string): Promise<RefusedError> {
-  const attempt = new TestViewer(url);
+async function refusal(url: string, origin?: string): Promise<RefusedError> {
+  const attempt = new TestViewer(url, origin);
   const error = await attempt.opened.then(
     () => undefined,
     (reason: unknown) => reason,
@@ -87,15 +87,23 @@ test('edge - connects beyond the admission rate are refused with 503 and Retry-A
   }
 });
 
-test('edge - an Origin outside the allowlist is refused with 403', async () => {
+test('edge - an Origin outside the allowlist is refused with 403; a listed one and none (an app, not a browser) get in', async () => {
   const strict = await startTestServer({
     allowedOrigins: 'https://app.example',
   });
   try {
     await strict.api('POST', '/v1/rooms', { id: 'r' });
-    const token = await strict.token('r', 'u');
-    const error = await refusal(`${strict.edgeUrl}?token=${token}`);
-    assert.equal(error.status, 403);
+    const url = `${strict.edgeUrl}?token=${await strict.token('r', 'u')}`;
+    for (const origin of ['https://evil.example', 'null']) {
+      const error = await refusal(url, origin);
+      assert.equal(error.status, 403, `Origin: ${origin}`);
+      assert.match(error.body, /origin_not_allowed/);
+    }
+
+    for (const origin of ['https://app.example', undefined]) {
+      const viewer = await TestViewer.connect(url, origin);
+      viewer.close();
+    }
   } finally {
     await strict.close();
   }

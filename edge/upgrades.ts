@@ -89,10 +89,12 @@ export class Upgrades {
     const secProtocol = req.getHeader('sec-websocket-protocol');
     const secExtensions = req.getHeader('sec-websocket-extensions');
     const query = new URLSearchParams(req.getQuery() ?? '');
+    // uWS answers '' for a header the request does not have.
+    const origin = req.getHeader('origin');
     const request = {
       token: query.get('token') ?? undefined,
       resume: query.get('resume'),
-      origin: req.getHeader('origin'),
+      origin: origin === '' ? undefined : origin,
     };
     let aborted = false;
     res.onAborted(() => {

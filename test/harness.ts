@@ -216,8 +216,9 @@ export class TestViewer {
   readonly closed: Promise<{ code: number; reason: string }>;
   #waiters = new Set<() => void>();
 
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
+  /** @param origin the Origin header to send; none by default, as apps do */
+  constructor(url: string, origin?: string) {
+    this.ws = new WebSocket(url, origin === undefined ? {} : { origin });
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
       this.ws.once('unexpected-response', (_request, response) => {
@@ -245,8 +246,8 @@ export class TestViewer {
     });
   }
 
-  static async connect(url: string): Promise<TestViewer> {
-    const viewer = new TestViewer(url);
+  static async connect(url: string, origin?: string): Promise<TestViewer> {
+    const viewer = new TestViewer(url, origin);
     await viewer.opened;
     await viewer.waitFor((frame) => frame.t === 'welcome');
     return viewer;
