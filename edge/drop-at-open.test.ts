@@ -91,7 +91,7 @@ async function dropsInFreshProcess(): Promise<number> {
   }
 }
 
-test('edge - fresh processes drop no socket right after its upgrade', async () => {
+test('edge - fresh processes drop no socket at open in the pattern that Sparkplug made drop', async () => {
   let drops = 0;
   for (let started = 0; started < PROCESSES; started++) {
     drops += await dropsInFreshProcess();

@@ -30,6 +30,10 @@ export class EdgeMetrics {
       help: 'Connection attempts by outcome (accepted or the refusal reason).',
       labelNames: ['outcome'],
     });
+    // A scrape tells "no drop at open" from "not exported" (docs/edge.md).
+    for (const outcome of ['accepted', 'dropped_at_open']) {
+      this.connects.inc({ outcome }, 0);
+    }
     this.framesSent = counter(registry, {
       name: 'roomcast_edge_frames_sent_total',
       help: 'Frames forwarded to viewer topics by lane (full, reliable) or sent to one viewer (direct).',
