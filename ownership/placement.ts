@@ -156,7 +156,9 @@ export class Placement {
     const open = new Set(rooms);
     const moves: Promise<void>[] = [];
     for (const key of shard.ownedKeys()) {
-      if (!open.has(key) || ownerOf(key, beat.live) !== shardId) {
+      if (!open.has(key)) {
+        moves.push(this.#closeRoom(key));
+      } else if (ownerOf(key, beat.live) !== shardId) {
         moves.push(this.#handOff(key));
       }
     }
@@ -229,6 +231,19 @@ export class Placement {
       await leases.release(key).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * A room the directory no longer lists was closed. The admin API also
+   * tells the owner on the room's channel, but a round that sees the room
+   * gone first would otherwise give it up unsubscribed from that channel,
+   * and the viewers and the history would outlive the room.
+   */
+  async #closeRoom(key: string): Promise<void> {
+    const { shard, leases } = this.#options;
+    await shard.close(key);
+    await leases.settled(key);
+    await leases.release(key);
   }
 
   async #handOff(key: string): Promise<void> {

@@ -282,6 +282,18 @@ export class RoomShard {
     }
   }
 
+  /**
+   * Closes a room this shard owns, as the admin API's `close` message does:
+   * flushes it, tells its viewers, forgets its history. For a room the
+   * directory no longer lists, whose message may have been missed.
+   */
+  async close(key: string): Promise<void> {
+    const room = this.#rooms.get(key);
+    if (room !== undefined) {
+      await this.#close(room);
+    }
+  }
+
   /** Gives a room up after flushing what is pending. */
   async release(key: string): Promise<void> {
     const room = this.#rooms.get(key);
