@@ -29,11 +29,11 @@ import {
   Restriction,
 } from './schemas-resources.js';
 
-/** The room's shard did not answer: the room is moving between shards. */
+/** No shard answered for the room: it is moving, or none is running. */
 function noAnswer(roomId: string): ApiError {
   return new ApiError(
     'unavailable',
-    `room ${roomId} is moving between shards; retry shortly`,
+    `no shard answered for room ${roomId} (it is moving between shards, or no shard is running); retry shortly`,
   );
 }
 
