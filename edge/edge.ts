@@ -220,7 +220,7 @@ export class Edge {
         Math.max(options.settings.hardBackpressureBytes, 16 * 1024 * 1024),
       closeOnBackpressureLimit: 1,
       upgrade: (res, req, context) => this.#upgrades.upgrade(res, req, context),
-      open: (ws) => this.#upgrades.open(ws),
+      open: this.#upgrades.open,
       message: (ws, message, isBinary) =>
         this.#input.onMessage(ws, message, isBinary),
       drain: (ws) => this.#sendBuffers.drain(ws),

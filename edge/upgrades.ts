@@ -11,8 +11,9 @@
  * allocator, and when those bytes happen to look like "Connection: close"
  * it shuts the new WebSocket down (the client sees 1006 right after the
  * 101). Any native allocation between the upgrade and the end of `cork` can
- * reuse that memory. Ours are kept out of it: the open handler only does
- * bookkeeping, and the welcome and the topic subscription follow once
+ * reuse that memory. Ours are kept out of it: the open handler only notes
+ * the socket (compiled before the first upgrade: compiling allocates), and
+ * the bookkeeping, the welcome and the topic subscription follow once
  * `cork` has returned. V8's were the rest: a function reaching its baseline
  * compile (Sparkplug) in there dropped one connect (always the same one of
  * a given sequence of connects) in about one fresh process in five, and
@@ -53,8 +54,7 @@ export interface UpgradesOptions {
   /** The room's position in the log, read once its subscription is live. */
   setPosition(room: LocalRoom, publishedSeq: number): void;
   /**
-   * Bookkeeping of a socket just opened. Runs inside `res.cork`, where uWS
-   * 20.30 must not see a native allocation (module header).
+   * Bookkeeping of a socket just opened, once `res.cork` has returned.
    */
   track(ws: WebSocket<Viewer>, viewer: Viewer): void;
   /** Sends `welcome` and starts delivery; never inside `res.cork`. */
@@ -67,12 +67,30 @@ export class Upgrades {
   #pendingAdmits = new Map<string, number>();
   /** True while `res.upgrade` runs inside `res.cork`; see the module header. */
   #upgrading = false;
-  /** The socket the running upgrade opened, greeted once `cork` returns. */
+  /** The socket the running upgrade opened, taken on once `cork` returns. */
   #opened: WebSocket<Viewer> | undefined;
+  /** The running upgrade's socket was closed inside `cork`: the uWS bug. */
+  #droppedAtOpen = false;
 
   constructor(options: UpgradesOptions) {
     this.#options = options;
+    // Compiled now, not by its first call, which runs inside the first
+    // upgrade's `cork` (a compile allocates; module header).
+    this.open(undefined);
   }
+
+  /**
+   * The `open` handler. Inside an upgrade's `res.cork` it only notes the
+   * socket: the bookkeeping and the greeting follow once `cork` has
+   * returned, so that as little as possible runs (and allocates) in there.
+   */
+  readonly open = (ws: WebSocket<Viewer> | undefined): void => {
+    if (this.#upgrading) {
+      this.#opened = ws;
+    } else if (ws !== undefined) {
+      this.#start(ws, ws.getUserData());
+    }
+  };
 
   /** Whether a viewer of the room is admitted and its socket not open yet. */
   admitting(roomKey: string): boolean {
@@ -136,26 +154,17 @@ export class Upgrades {
     });
   }
 
-  /**
-   * The `open` handler. Bookkeeping only: this runs inside `res.cork`,
-   * where uWS 20.30 must not see a native allocation (module header). The
-   * greeting follows once `cork` has returned.
-   */
-  open(ws: WebSocket<Viewer>): void {
-    const viewer = ws.getUserData();
+  /** An opened socket: the edge holds it, then greets it. */
+  #start(ws: WebSocket<Viewer>, viewer: Viewer): void {
     this.#releaseAdmit(viewer.roomKey);
     this.#options.track(ws, viewer);
-    if (this.#upgrading) {
-      this.#opened = ws;
-      return;
-    }
-
     this.#options.greet(ws);
   }
 
   /** Called first by the `close` handler, before the edge forgets the socket. */
   closed(viewer: Viewer, code: number): void {
     if (this.#upgrading) {
+      this.#droppedAtOpen = true;
       // Nothing of ours closes a socket inside the upgrade's cork: this is
       // the uWS bug of the module header, counted so it stays visible.
       this.#options.metrics.connects.inc({ outcome: 'dropped_at_open' });
@@ -168,8 +177,8 @@ export class Upgrades {
 
   /**
    * Completes an admitted upgrade: opens the socket inside `res.cork` with
-   * nothing but bookkeeping in the open handler, then greets the viewer
-   * outside it (see the module header for the uWS bug this avoids).
+   * nothing but a note in the open handler, then takes it on outside it
+   * (see the module header for the uWS bug this avoids).
    */
   #upgradeNow(
     res: HttpResponse,
@@ -178,6 +187,7 @@ export class Upgrades {
     context: us_socket_context_t,
   ): void {
     this.#upgrading = true;
+    this.#droppedAtOpen = false;
     try {
       res.cork(() => {
         res.upgrade(viewer, secKey, secProtocol, secExtensions, context);
@@ -188,9 +198,15 @@ export class Upgrades {
 
     const ws = this.#opened;
     this.#opened = undefined;
-    if (ws !== undefined) {
-      this.#options.greet(ws);
+    if (ws === undefined || this.#droppedAtOpen) {
+      // Closed already: the edge never held it (its close handler found
+      // nothing to forget).
+      this.#releaseAdmit(viewer.roomKey);
+      return;
     }
+
+    // The socket's own user data: uWS keeps a copy of what it was given.
+    this.#start(ws, ws.getUserData());
   }
 
   async #admit(request: AdmissionRequest): Promise<Viewer | Refusal> {
