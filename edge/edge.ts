@@ -133,6 +133,8 @@ export class Edge {
       logger: options.logger,
       clock: this.#clock,
       room: (key, roomId) => this.#room(key, roomId),
+      stillOpen: async (tenant, roomId) =>
+        (await options.directory.get(tenant, roomId)) !== undefined,
       setPosition: (room, publishedSeq) => {
         this.#gaps.setPosition(room, publishedSeq);
       },
@@ -296,7 +298,10 @@ export class Edge {
         this.#reportLoad(room, nowMs);
       }
 
-      if (room.userCount === 0 && !this.#upgrades.admitting(room.key)) {
+      if (
+        room.userCount === 0 &&
+        (room.closed || !this.#upgrades.admitting(room.key))
+      ) {
         this.#dropRoom(room);
       }
     }
@@ -440,6 +445,12 @@ export class Edge {
 
   #room(key: string, roomId: string): LocalRoom {
     let room = this.#rooms.get(key);
+    if (room?.closed === true) {
+      // A room made again with the id of one that just closed.
+      this.#dropRoom(room);
+      room = undefined;
+    }
+
     if (room === undefined) {
       const created = new LocalRoom(key, roomId);
       created.onEnvelope = (payload) =>
@@ -495,7 +506,7 @@ export class Edge {
     }
 
     const room = viewer.room;
-    if (room === undefined) {
+    if (room === undefined || room.closed) {
       this.#closeViewer(ws, 'roomClosed');
       return;
     }

@@ -24,6 +24,11 @@ const LIKER_NAMES_PER_TICK = 5;
 export class LocalRoom {
   readonly key: string;
   readonly roomId: string;
+  /**
+   * The room's close came: its viewers were closed, no viewer joins it any
+   * more, and a room made again with its id gets a LocalRoom of its own.
+   */
+  closed = false;
   /** Highest reliable seq forwarded to this room's topics. */
   lastForwardedSeq = 0;
   /**

@@ -94,6 +94,7 @@ export class RoomEnvelopes {
 
       case 'close': {
         const [, frame, codeName] = envelope;
+        room.closed = true;
         for (const ws of room.allSockets()) {
           ws.send(frame, true);
           this.#options.close(ws, codeName);

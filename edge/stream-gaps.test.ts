@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Bus, BusHandler } from '../bus/index.js';
-import type { ReliableLog } from '../reliable-log/index.js';
 import { waitUntil } from '../harness/wait.js';
 import { decodeValue } from '../protocol/index.js';
 import {
+  GatedLog,
   TestViewer,
   metric,
   startTestServer,
@@ -87,66 +87,6 @@ class LossyBus implements Bus {
 
   close(): Promise<void> {
     return this.#bus.close();
-  }
-}
-
-/**
- * The log as the edge sees it: while `held`, reads of history wait until
- * {@link release} (a repair read that takes its time).
- */
-class GatedLog implements ReliableLog {
-  held = false;
-  /** Reads that waited so far. */
-  waited = 0;
-  #log: ReliableLog;
-  #gate: Promise<void> = Promise.resolve();
-  #open: () => void = () => undefined;
-
-  constructor(log: ReliableLog) {
-    this.#log = log;
-  }
-
-  hold(): void {
-    this.held = true;
-    this.#gate = new Promise((resolve) => (this.#open = resolve));
-  }
-
-  release(): void {
-    this.held = false;
-    this.#open();
-  }
-
-  append(...args: Parameters<ReliableLog['append']>) {
-    return this.#log.append(...args);
-  }
-
-  appendOnce(...args: Parameters<ReliableLog['appendOnce']>) {
-    return this.#log.appendOnce(...args);
-  }
-
-  async readAfter(...args: Parameters<ReliableLog['readAfter']>) {
-    if (this.held) {
-      this.waited++;
-      await this.#gate;
-    }
-
-    return this.#log.readAfter(...args);
-  }
-
-  lastSeq(roomKey: string) {
-    return this.#log.lastSeq(roomKey);
-  }
-
-  publishedSeq(roomKey: string) {
-    return this.#log.publishedSeq(roomKey);
-  }
-
-  follow(...args: Parameters<ReliableLog['follow']>) {
-    return this.#log.follow(...args);
-  }
-
-  drop(roomKey: string) {
-    return this.#log.drop(roomKey);
   }
 }
 

@@ -35,6 +35,13 @@ import type { LocalRoom } from './local-room.js';
 import { endWithError } from './ops-routes.js';
 import type { Viewer } from './viewer.js';
 
+/** The answer to a viewer whose room closed while it was being admitted. */
+const ROOM_GONE: Refusal = {
+  status: '404 Not Found',
+  code: 'room_not_found',
+  message: 'the room does not exist or was closed',
+};
+
 /** The answer to a viewer whose admission failed on our side. */
 const UNAVAILABLE: Refusal = {
   status: '503 Service Unavailable',
@@ -51,6 +58,12 @@ export interface UpgradesOptions {
   clock: () => number;
   /** The edge's room of that key, made and subscribed when it has none. */
   room(key: string, roomId: string): LocalRoom;
+  /**
+   * Whether the room is still in the directory. Asked once the room's
+   * subscription is live: a room closed before that is gone from the
+   * directory, and a close after it reaches the edge.
+   */
+  stillOpen(tenant: string, roomId: string): Promise<boolean>;
   /** The room's position in the log, read once its subscription is live. */
   setPosition(room: LocalRoom, publishedSeq: number): void;
   /**
@@ -231,6 +244,16 @@ export class Upgrades {
       local.positionRead ??= this.#readPosition(local);
       await local.positionRead;
       const lastSeq = await log.lastSeq(key);
+      // Closed while this viewer was being admitted: its close went out
+      // before the subscription, or came to the edge before the socket.
+      if (
+        local.closed ||
+        !(await this.#options.stillOpen(claims.tenant, claims.room))
+      ) {
+        this.#releaseAdmit(key);
+        return ROOM_GONE;
+      }
+
       return {
         claims,
         // The room's own string, shared by its viewers.

@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { Packr, Unpackr } from 'msgpackr';
 import { loadConfig, type Settings } from '../config/index.js';
 import { silentLogger } from '../logging/index.js';
+import type { ReliableLog } from '../reliable-log/index.js';
 import {
   startStandalone,
   type EdgeHooks,
@@ -357,5 +358,71 @@ export class RefusedError extends Error {
     } catch {
       return undefined;
     }
+  }
+}
+
+/**
+ * A log for `EdgeHooks.edgeLog`: while `held`, the edge's reads of history
+ * and of the last seq wait until {@link release} (a read that takes its
+ * time: a repair, an admission).
+ */
+export class GatedLog implements ReliableLog {
+  held = false;
+  /** Reads that waited so far. */
+  waited = 0;
+  #log: ReliableLog;
+  #gate: Promise<void> = Promise.resolve();
+  #open: () => void = () => undefined;
+
+  constructor(log: ReliableLog) {
+    this.#log = log;
+  }
+
+  hold(): void {
+    this.held = true;
+    this.#gate = new Promise((resolve) => (this.#open = resolve));
+  }
+
+  release(): void {
+    this.held = false;
+    this.#open();
+  }
+
+  append(...args: Parameters<ReliableLog['append']>) {
+    return this.#log.append(...args);
+  }
+
+  appendOnce(...args: Parameters<ReliableLog['appendOnce']>) {
+    return this.#log.appendOnce(...args);
+  }
+
+  async readAfter(...args: Parameters<ReliableLog['readAfter']>) {
+    if (this.held) {
+      this.waited++;
+      await this.#gate;
+    }
+
+    return this.#log.readAfter(...args);
+  }
+
+  async lastSeq(roomKey: string) {
+    if (this.held) {
+      this.waited++;
+      await this.#gate;
+    }
+
+    return this.#log.lastSeq(roomKey);
+  }
+
+  publishedSeq(roomKey: string) {
+    return this.#log.publishedSeq(roomKey);
+  }
+
+  follow(...args: Parameters<ReliableLog['follow']>) {
+    return this.#log.follow(...args);
+  }
+
+  drop(roomKey: string) {
+    return this.#log.drop(roomKey);
   }
 }
