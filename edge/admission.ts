@@ -139,11 +139,7 @@ export class Admission {
 
     const room = await this.#options.directory.get(claims.tenant, claims.room);
     if (room === undefined) {
-      return refusal(
-        '404 Not Found',
-        'room_not_found',
-        'the room does not exist or was closed',
-      );
+      return ROOM_NOT_FOUND;
     }
 
     const key = roomKey(claims.tenant, claims.room);
@@ -161,6 +157,13 @@ export class Admission {
     return { claims, roomKey: key, resumeSeq };
   }
 }
+
+/** The answer to a viewer of a room that does not exist or was closed. */
+export const ROOM_NOT_FOUND: Refusal = refusal(
+  '404 Not Found',
+  'room_not_found',
+  'the room does not exist or was closed',
+);
 
 function refusal(status: string, code: string, message: string): Refusal {
   return { status, code, message };

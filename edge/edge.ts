@@ -483,9 +483,8 @@ export class Edge {
   }
 
   /**
-   * The open handler's part ({@link Upgrades.open}). Bookkeeping only: this
-   * runs inside `res.cork`, where uWS 20.30 must not see a native allocation
-   * (upgrades.ts). {@link Edge.#greet} follows.
+   * The edge's part of a socket's opening ({@link Upgrades}), once the
+   * upgrade's `res.cork` has returned. {@link Edge.#greet} follows.
    */
   #track(ws: WebSocket<Viewer>, viewer: Viewer): void {
     this.#sockets.add(ws);

@@ -29,18 +29,16 @@ import type {
 } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import type { ReliableLog } from '../reliable-log/index.js';
-import type { Admission, AdmissionRequest, Refusal } from './admission.js';
+import {
+  ROOM_NOT_FOUND,
+  type Admission,
+  type AdmissionRequest,
+  type Refusal,
+} from './admission.js';
 import type { EdgeMetrics } from './edge-metrics.js';
 import type { LocalRoom } from './local-room.js';
 import { endWithError } from './ops-routes.js';
 import type { Viewer } from './viewer.js';
-
-/** The answer to a viewer whose room closed while it was being admitted. */
-const ROOM_GONE: Refusal = {
-  status: '404 Not Found',
-  code: 'room_not_found',
-  message: 'the room does not exist or was closed',
-};
 
 /** The answer to a viewer whose admission failed on our side. */
 const UNAVAILABLE: Refusal = {
@@ -251,7 +249,7 @@ export class Upgrades {
         !(await this.#options.stillOpen(claims.tenant, claims.room))
       ) {
         this.#releaseAdmit(key);
-        return ROOM_GONE;
+        return ROOM_NOT_FOUND;
       }
 
       return {

@@ -83,15 +83,14 @@ export class MemberList {
       }
     }
 
-    const joined: SnapshotEntry[] = [];
-    for (const entry of entries) {
-      const [userId, name, role] = entry;
-      if (this.join(edgeId, userId, name, role)) {
-        joined.push(entry);
-      }
-    }
+    return this.joinAll(edgeId, entries);
+  }
 
-    return joined;
+  /** {@link join} for each entry; returns those of users new to the room. */
+  joinAll(edgeId: string, entries: SnapshotEntry[]): SnapshotEntry[] {
+    return entries.filter(([userId, name, role]) =>
+      this.join(edgeId, userId, name, role),
+    );
   }
 
   /** Forgets every report of one edge; returns how many users left. */

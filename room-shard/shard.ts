@@ -66,7 +66,6 @@ export interface RoomShardOptions {
   restrictions?: RestrictionSource;
 }
 
-/** Where a shard's outbound envelopes for a room go. */
 export interface ClaimOptions {
   /**
    * True when no shard owned the room before (its first claim since it was
@@ -76,6 +75,7 @@ export interface ClaimOptions {
   firstOwner?: boolean;
 }
 
+/** Where a shard's outbound envelopes for a room go. */
 export interface RoomOutlet {
   /**
    * Publishes one outbound envelope. `firstSeq` and `maxSeq` bound the
@@ -267,6 +267,18 @@ export class RoomShard {
 
     this.#metrics.rooms.set(this.#rooms.size);
     this.#options.logger.info({ roomKey: key, afterSeq: from }, 'room claimed');
+  }
+
+  /** Offers a `join` item for each user, now. */
+  #announceJoins(room: OwnedRoom, users: MemberJoin[]): void {
+    const nowMs = this.#clock();
+    for (const [userId, name, role] of users) {
+      this.#offer(room, {
+        type: 'join',
+        ts: nowMs,
+        from: { id: userId, name, role },
+      });
+    }
   }
 
   /** Offers one input; input the engine refuses is counted, never thrown. */
@@ -532,16 +544,7 @@ export class RoomShard {
         return;
       case 'members': {
         const [, edgeId, joins, leaves] = envelope;
-        const nowMs = this.#clock();
-        for (const [userId, name, role] of joins) {
-          if (room.members.join(edgeId, userId, name, role)) {
-            this.#offer(room, {
-              type: 'join',
-              ts: nowMs,
-              from: { id: userId, name, role },
-            });
-          }
-        }
+        this.#announceJoins(room, room.members.joinAll(edgeId, joins));
 
         for (const userId of leaves) {
           room.members.leave(edgeId, userId);
@@ -558,14 +561,7 @@ export class RoomShard {
         const [, edgeId, members, answer] = envelope;
         const added = room.members.replaceEdge(edgeId, members);
         if (room.firstOwner && answer === true) {
-          const nowMs = this.#clock();
-          for (const [userId, name, role] of added) {
-            this.#offer(room, {
-              type: 'join',
-              ts: nowMs,
-              from: { id: userId, name, role },
-            });
-          }
+          this.#announceJoins(room, added);
         }
 
         this.#kickBanned(room, members);
